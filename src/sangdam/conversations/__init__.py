@@ -1,0 +1,1 @@
+"""Conversation lifecycle, messages, notes, receipt numbers, receive_inbound / send_outbound."""

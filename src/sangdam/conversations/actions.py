@@ -1,0 +1,506 @@
+"""Every change to conversations: one function per action, one transaction, events after commit.
+
+``receive_inbound`` is the one road every channel takes in; ``send_outbound`` is the one road out.
+Both pass text through the privacy guard before anything is stored.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sangdam.conversations.attachments import CheckedAttachment, check_attachments, store
+from sangdam.conversations.schemas import InboundMessage, InquiryCreate
+from sangdam.core.clock import now, to_seoul
+from sangdam.core.db import queue_event
+from sangdam.core.errors import Conflict, Forbidden, InputError, NotFound
+from sangdam.core.events import Event
+from sangdam.core.settings import Settings
+from sangdam.customers.actions import find_or_create_customer
+from sangdam.customers.contact import normalize_email, normalize_phone
+from sangdam.models import (
+    Agent,
+    Attachment,
+    Conversation,
+    ConversationActivity,
+    Message,
+    Note,
+    Topic,
+)
+from sangdam.models.base import OPEN_STATUSES, ContactKind, ConversationStatus, Role, SenderKind
+from sangdam.privacy.audit import Actor, record
+from sangdam.privacy.detect import customer_notice, mask_sensitive
+
+TIER_PRIORITY_BONUS = {"general": 0, "gold": 3, "vip": 5}
+
+
+@dataclass(frozen=True, slots=True)
+class InboundResult:
+    conversation: Conversation
+    message: Message
+    created_conversation: bool
+    duplicate: bool  # the channel redelivered a message already stored
+
+
+def new_receipt_number(session: Session) -> str:
+    """접수번호: the Seoul date and six random digits, e.g. ``20261122-483920``; unique."""
+    day = to_seoul(now()).strftime("%Y%m%d")
+    for _ in range(20):
+        candidate = f"{day}-{secrets.randbelow(1_000_000):06d}"
+        taken = session.execute(select(Conversation.id).where(Conversation.receipt_number == candidate)).first()
+        if taken is None:
+            return candidate
+    raise Conflict("접수번호를 만들지 못했습니다. 잠시 후 다시 시도해 주세요.", "Could not allocate a receipt number.")
+
+
+def topic_by_code(session: Session, code: str | None) -> Topic | None:
+    if not code:
+        return None
+    topic = session.execute(select(Topic).where(Topic.code == code, Topic.active.is_(True))).scalar_one_or_none()
+    if topic is None:
+        raise InputError("topic", "문의 유형을 선택해 주세요.", "Please choose a valid topic.")
+    return topic
+
+
+def _event(kind: str, conversation: Conversation, **data: object) -> Event:
+    payload: dict[str, object] = {
+        "conversation_id": conversation.id,
+        "receipt_number": conversation.receipt_number,
+        "status": conversation.status,
+        "topic_id": conversation.topic_id,
+        "assignee_id": conversation.assignee_id,
+        "channel": conversation.channel,
+        "priority": conversation.priority,
+    }
+    payload.update(data)
+    return Event(kind, payload, conversation_id=conversation.id)
+
+
+def _log(session: Session, conversation: Conversation, kind: str, actor: Actor, **data: object) -> None:
+    session.add(
+        ConversationActivity(
+            conversation_id=conversation.id,
+            kind=kind,
+            actor_agent_id=actor.id if actor.kind in ("agent", "api") else None,
+            data=data,
+        )
+    )
+
+
+def _attach(
+    session: Session, settings: Settings, conversation: Conversation, message: Message, files: list[CheckedAttachment]
+) -> None:
+    for item in files:
+        store(settings.attachments_dir, item)
+        session.add(
+            Attachment(
+                conversation_id=conversation.id,
+                message=message,
+                filename=item.filename,
+                content_type=item.content_type,
+                size=item.size,
+                sha256=item.sha256,
+                storage_key=item.storage_key,
+            )
+        )
+
+
+def _set_assignee(conversation: Conversation, agent: Agent | None) -> None:
+    """Keep the relationship and the column in step (events and logs read the id at once)."""
+    conversation.assignee = agent
+    conversation.assignee_id = agent.id if agent else None
+
+
+def _system_message(session: Session, conversation: Conversation, body: str) -> Message:
+    msg = Message(
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        sender_kind=SenderKind.SYSTEM,
+        body=body,
+    )
+    session.add(msg)
+    return msg
+
+
+def receive_inbound(session: Session, settings: Settings, inbound: InboundMessage, actor: Actor) -> InboundResult:
+    """A customer's message from any channel: find the customer and conversation, mask, store, publish."""
+    if inbound.channel_message_id:
+        existing = session.execute(
+            select(Message).where(
+                Message.channel == inbound.channel, Message.channel_message_id == inbound.channel_message_id
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            return InboundResult(existing.conversation, existing, False, True)
+
+    body = (inbound.body or "").strip()
+    files = check_attachments(inbound.attachments, settings.max_attachments, settings.max_attachment_bytes)
+    if not body and not files:
+        raise InputError("body", "내용을 입력해 주세요.", "Please write a message.")
+    topic = topic_by_code(session, inbound.topic_code)
+
+    conversation: Conversation | None = None
+    created = False
+    if inbound.conversation_id is not None:
+        conversation = session.get(Conversation, inbound.conversation_id)
+        if conversation is None:
+            raise NotFound("상담 내역을 찾을 수 없습니다.", "Conversation not found.")
+        customer = conversation.customer
+    else:
+        kind, value = inbound.contact_kind, inbound.contact_value
+        customer = find_or_create_customer(
+            session,
+            name=inbound.customer_name or "고객",
+            phone=value if kind == ContactKind.PHONE else None,
+            email=inbound.email or (value if kind == ContactKind.EMAIL else None),
+            others=() if kind in (ContactKind.PHONE, ContactKind.EMAIL) else ((kind, value),),
+            language=inbound.language,
+        )
+        if not inbound.new_conversation:
+            conversation = session.execute(
+                select(Conversation)
+                .where(
+                    Conversation.customer_id == customer.id,
+                    Conversation.channel == inbound.channel,
+                    Conversation.status.in_([s.value for s in OPEN_STATUSES]),
+                )
+                .order_by(Conversation.last_message_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
+    at = now()
+    if conversation is None:
+        masked_subject = mask_sensitive(inbound.subject.strip()).text[:200]
+        conversation = Conversation(
+            receipt_number=new_receipt_number(session),
+            customer_id=customer.id,
+            channel=inbound.channel,
+            topic_id=topic.id if topic else None,
+            priority=(topic.priority if topic else 50) + TIER_PRIORITY_BONUS.get(customer.tier, 0),
+            status=ConversationStatus.QUEUED,
+            subject=masked_subject,
+            language=inbound.language,
+            contact_phone=inbound.contact_value if inbound.contact_kind == ContactKind.PHONE else None,
+            contact_email=inbound.email,
+            consent_at=at if inbound.consent else None,
+            created_at=at,
+            updated_at=at,
+            last_message_at=at,
+        )
+        session.add(conversation)
+        session.flush()
+        created = True
+    elif conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED):
+        _reopen(session, conversation, actor, reason="customer_message")
+    elif conversation.status == ConversationStatus.WAITING_CUSTOMER:
+        conversation.status = ConversationStatus.ASSIGNED if conversation.assignee_id else ConversationStatus.QUEUED
+
+    masked = mask_sensitive(body)
+    message = Message(
+        conversation_id=conversation.id,
+        channel=inbound.channel,
+        channel_message_id=inbound.channel_message_id,
+        sender_kind=SenderKind.CUSTOMER,
+        body=masked.text,
+        masked_kinds=",".join(sorted(masked.kinds)),
+        created_at=at,
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+            session.flush()
+    except IntegrityError:
+        # The same provider message arrived twice at the same moment: keep the first.
+        existing = session.execute(
+            select(Message).where(
+                Message.channel == inbound.channel, Message.channel_message_id == inbound.channel_message_id
+            )
+        ).scalar_one()
+        return InboundResult(existing.conversation, existing, False, True)
+    _attach(session, settings, conversation, message, files)
+    conversation.last_message_at = at
+    conversation.updated_at = at
+
+    notice = None
+    if masked.masked:
+        notice = _system_message(
+            session, conversation, customer_notice(masked.kinds, conversation.language, company=settings.company_name)
+        )
+    session.flush()
+
+    record(
+        session,
+        actor,
+        "conversation.create" if created else "message.create",
+        "conversation",
+        conversation.id,
+        customer_id=customer.id,
+        channel=inbound.channel,
+        masked=sorted(masked.kinds),
+    )
+    if created:
+        _log(session, conversation, "created", actor, channel=inbound.channel)
+        queue_event(session, _event("conversation.created", conversation, customer_name=customer.name))
+    queue_event(session, _event("message.created", conversation, message_id=message.id, sender_kind="customer"))
+    if notice is not None:
+        queue_event(session, _event("message.created", conversation, message_id=notice.id, sender_kind="system"))
+    return InboundResult(conversation, message, created, False)
+
+
+def create_inquiry(
+    session: Session,
+    settings: Settings,
+    data: InquiryCreate,
+    attachments: list | None = None,
+    actor: Actor | None = None,
+) -> Conversation:
+    """문의 접수: validate everything first, then open a new conversation with its first message."""
+    if not data.consent:
+        raise InputError(
+            "consent",
+            "개인정보 수집·이용에 동의해 주셔야 문의를 접수할 수 있습니다.",
+            "Consent to the collection and use of personal data is required.",
+        )
+    name = data.name.strip()
+    if not name:
+        raise InputError("name", "이름을 입력해 주세요.", "Please enter your name.")
+    if not data.topic:
+        raise InputError("topic", "문의 유형을 선택해 주세요.", "Please choose a topic.")
+    phone = normalize_phone(data.phone)
+    email = normalize_email(data.email)
+    body = data.body.strip()
+    if len(body) < 5:
+        raise InputError("body", "문의 내용을 5자 이상 입력해 주세요.", "Please describe your inquiry (5+ characters).")
+    result = receive_inbound(
+        session,
+        settings,
+        InboundMessage(
+            channel="form",
+            contact_kind=ContactKind.PHONE,
+            contact_value=phone,
+            customer_name=name,
+            body=body,
+            topic_code=data.topic,
+            subject=data.subject,
+            language=data.language,
+            attachments=list(attachments or []),
+            new_conversation=True,
+            email=email,
+            consent=True,
+        ),
+        actor or Actor.customer(),
+    )
+    return result.conversation
+
+
+def customer_follow_up(
+    session: Session, settings: Settings, conversation: Conversation, body: str, attachments: list | None, actor: Actor
+) -> Message:
+    """The customer adds to their own inquiry from the receipt lookup page."""
+    if conversation.status == ConversationStatus.CLOSED:
+        raise Conflict(
+            "종료된 문의에는 내용을 추가할 수 없습니다. 새 문의를 접수해 주세요.",
+            "This inquiry is closed; please file a new one.",
+        )
+    return receive_inbound(
+        session,
+        settings,
+        InboundMessage(
+            channel=conversation.channel,
+            contact_kind=ContactKind.PHONE,
+            contact_value=conversation.contact_phone or "",
+            body=body,
+            attachments=list(attachments or []),
+            conversation_id=conversation.id,
+        ),
+        actor,
+    ).message
+
+
+def require_can_view(agent: Agent, conversation: Conversation) -> None:
+    from sangdam.conversations.queries import can_view
+
+    if not can_view(agent, conversation):
+        raise Forbidden("이 상담건을 볼 권한이 없습니다.", "You may not open this conversation.")
+
+
+def send_outbound(
+    session: Session,
+    settings: Settings,
+    conversation: Conversation,
+    agent: Agent,
+    body: str,
+    actor: Actor,
+    attachments: list | None = None,
+) -> Message:
+    """An agent's reply: masked like anything else, stored, published for the channel to deliver."""
+    require_can_view(agent, conversation)
+    text = (body or "").strip()
+    files = check_attachments(list(attachments or []), settings.max_attachments, settings.max_attachment_bytes)
+    if not text and not files:
+        raise InputError("body", "답변 내용을 입력해 주세요.", "Please write a reply.")
+    if conversation.status == ConversationStatus.CLOSED:
+        raise Conflict("종료된 상담건입니다. 다시 열어 주세요.", "The conversation is closed; reopen it first.")
+    at = now()
+    masked = mask_sensitive(text)
+    message = Message(
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        sender_kind=SenderKind.AGENT,
+        agent_id=agent.id,
+        body=masked.text,
+        masked_kinds=",".join(sorted(masked.kinds)),
+        created_at=at,
+    )
+    session.add(message)
+    session.flush()
+    _attach(session, settings, conversation, message, files)
+    if conversation.assignee_id is None:
+        _set_assignee(conversation, agent)
+        _log(session, conversation, "assigned", actor, agent_id=agent.id, reason="replied")
+    if conversation.first_response_at is None:
+        conversation.first_response_at = at
+    if conversation.status in (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED, ConversationStatus.BOT):
+        conversation.status = ConversationStatus.WAITING_CUSTOMER
+    elif conversation.status == ConversationStatus.RESOLVED:
+        conversation.status = ConversationStatus.WAITING_CUSTOMER
+        conversation.resolved_at = None
+    conversation.last_message_at = at
+    conversation.updated_at = at
+    session.flush()
+    record(session, actor, "message.create", "conversation", conversation.id, customer_id=conversation.customer_id)
+    queue_event(session, _event("message.created", conversation, message_id=message.id, sender_kind="agent"))
+    queue_event(session, _event("conversation.updated", conversation))
+    return message
+
+
+def add_note(session: Session, conversation: Conversation, agent: Agent, body: str, actor: Actor) -> Note:
+    """메모: internal, masked like messages, never shown to the customer."""
+    require_can_view(agent, conversation)
+    text = (body or "").strip()
+    if not text:
+        raise InputError("body", "메모 내용을 입력해 주세요.", "Please write a note.")
+    note = Note(conversation_id=conversation.id, agent_id=agent.id, body=mask_sensitive(text).text)
+    session.add(note)
+    session.flush()
+    record(session, actor, "note.create", "conversation", conversation.id, customer_id=conversation.customer_id)
+    queue_event(session, _event("note.created", conversation, note_id=note.id))
+    return note
+
+
+def assign(
+    session: Session, conversation: Conversation, assignee: Agent | None, by: Agent, actor: Actor
+) -> Conversation:
+    """Assign (or transfer) to an agent; ``None`` puts it back in the queue.
+
+    An agent may take an unassigned conversation they can see, or hand their own to a colleague;
+    supervisors and admins may move any conversation.
+    """
+    require_can_view(by, conversation)
+    is_lead = by.role in (Role.SUPERVISOR, Role.ADMIN)
+    if not is_lead and conversation.assignee_id not in (None, by.id):
+        raise Forbidden("다른 상담원에게 배정된 상담건은 관리자만 옮길 수 있습니다.", "Only a supervisor can move it.")
+    if assignee is not None and not assignee.active:
+        raise InputError("assignee_id", "비활성화된 상담원에게는 배정할 수 없습니다.", "That agent is inactive.")
+    if conversation.status == ConversationStatus.CLOSED:
+        raise Conflict("종료된 상담건입니다. 다시 열어 주세요.", "The conversation is closed; reopen it first.")
+    previous = conversation.assignee_id
+    _set_assignee(conversation, assignee)
+    if conversation.status in (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED, ConversationStatus.BOT):
+        conversation.status = ConversationStatus.ASSIGNED if assignee else ConversationStatus.QUEUED
+    conversation.updated_at = now()
+    kind = "assigned" if previous is None else ("unassigned" if assignee is None else "transferred")
+    _log(session, conversation, kind, actor, from_agent_id=previous, to_agent_id=conversation.assignee_id)
+    record(
+        session,
+        actor,
+        f"conversation.{kind}",
+        "conversation",
+        conversation.id,
+        customer_id=conversation.customer_id,
+        from_agent_id=previous,
+        to_agent_id=conversation.assignee_id,
+    )
+    queue_event(session, _event("conversation.updated", conversation, previous_assignee_id=previous))
+    return conversation
+
+
+def change_topic(session: Session, conversation: Conversation, code: str, by: Agent, actor: Actor) -> Conversation:
+    require_can_view(by, conversation)
+    topic = topic_by_code(session, code)
+    assert topic is not None
+    previous = conversation.topic_id
+    conversation.topic_id = topic.id
+    conversation.priority = max(conversation.priority, topic.priority)
+    conversation.updated_at = now()
+    _log(session, conversation, "topic_changed", actor, from_topic_id=previous, to_topic_id=topic.id)
+    record(session, actor, "conversation.topic", "conversation", conversation.id, customer_id=conversation.customer_id)
+    queue_event(session, _event("conversation.updated", conversation))
+    return conversation
+
+
+_TRANSITIONS: dict[str, set[str]] = {
+    ConversationStatus.BOT: {"queued", "resolved", "closed"},
+    ConversationStatus.QUEUED: {"assigned", "waiting_customer", "resolved", "closed"},
+    ConversationStatus.ASSIGNED: {"queued", "waiting_customer", "resolved", "closed"},
+    ConversationStatus.WAITING_CUSTOMER: {"queued", "assigned", "resolved", "closed"},
+    ConversationStatus.RESOLVED: {"closed", "queued", "assigned"},
+    ConversationStatus.CLOSED: {"queued", "assigned"},
+}
+
+
+def _reopen(session: Session, conversation: Conversation, actor: Actor, reason: str) -> None:
+    conversation.status = ConversationStatus.ASSIGNED if conversation.assignee_id else ConversationStatus.QUEUED
+    conversation.resolved_at = None
+    conversation.closed_at = None
+    conversation.updated_at = now()
+    _log(session, conversation, "reopened", actor, reason=reason)
+
+
+def change_status(session: Session, conversation: Conversation, status: str, by: Agent, actor: Actor) -> Conversation:
+    """Resolve (답변 완료), close (종료), wait on the customer, or reopen (to queued/assigned)."""
+    require_can_view(by, conversation)
+    try:
+        target = ConversationStatus(status)
+    except ValueError as exc:
+        raise InputError("status", "알 수 없는 상태입니다.", f"Unknown status {status!r}.") from exc
+    current = conversation.status
+    if target == current:
+        return conversation
+    if target not in _TRANSITIONS[ConversationStatus(current)]:
+        raise Conflict(
+            "현재 상태에서는 그렇게 바꿀 수 없습니다.", f"Cannot change a {current} conversation to {target}."
+        )
+    at = now()
+    if current in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED) and target in (
+        ConversationStatus.QUEUED,
+        ConversationStatus.ASSIGNED,
+    ):
+        _reopen(session, conversation, actor, reason="agent")
+        if target == ConversationStatus.ASSIGNED and conversation.assignee_id is None:
+            _set_assignee(conversation, by)
+            conversation.status = ConversationStatus.ASSIGNED
+        action = "reopened"
+    else:
+        if target == ConversationStatus.ASSIGNED and conversation.assignee_id is None:
+            _set_assignee(conversation, by)
+        if target == ConversationStatus.QUEUED:
+            _set_assignee(conversation, None)
+        conversation.status = target
+        if target == ConversationStatus.RESOLVED:
+            conversation.resolved_at = at
+        if target == ConversationStatus.CLOSED:
+            conversation.closed_at = at
+            conversation.resolved_at = conversation.resolved_at or at
+        _log(session, conversation, "status", actor, from_status=current, to_status=target.value)
+        action = target.value
+    conversation.updated_at = at
+    record(
+        session, actor, f"conversation.{action}", "conversation", conversation.id, customer_id=conversation.customer_id
+    )
+    queue_event(session, _event("conversation.updated", conversation, previous_status=current))
+    return conversation

@@ -1,0 +1,1 @@
+"""Settings, database session, event bus and clock: the parts every feature uses."""

@@ -1,0 +1,118 @@
+"""Database engine and sessions.
+
+SQLite (WAL) is the embedded default; PostgreSQL is the scale-out mode. A session is the unit of
+work: actions queue their events on it with :func:`queue_event`, and the events are published only
+after the transaction commits (dropped on rollback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from sangdam.core.events import Event, EventBus
+
+_PENDING = "sangdam_pending_events"
+_KEEP = "sangdam_keep_after_rollback"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=kwargs.pop("pool_size", 20),
+            max_overflow=kwargs.pop("max_overflow", 20),
+            **kwargs,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # Take the write lock at BEGIN so two writers never deadlock upgrading a read lock.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        return engine
+    return create_engine(url, pool_size=kwargs.pop("pool_size", 20), max_overflow=10, pool_pre_ping=True, **kwargs)
+
+
+class Database:
+    """An engine, its session factory and the event bus that committed events go to."""
+
+    def __init__(self, url: str, bus: EventBus, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self.bus = bus
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.session_factory, "after_commit", self._after_commit)
+        event.listen(self.session_factory, "after_soft_rollback", self._after_rollback)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def _after_commit(self, session: Session) -> None:
+        if session.get_nested_transaction() is not None:  # a savepoint committed; the transaction goes on
+            return
+        pending: list[Event] = session.info.pop(_PENDING, [])
+        for item in pending:
+            self.bus.publish(item)
+
+    def _after_rollback(self, session: Session, previous_transaction: Any) -> None:
+        if previous_transaction.parent is None:
+            session.info.pop(_PENDING, None)
+
+    def session(self) -> Session:
+        return self.session_factory()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits at the end of the block (or rolls back on error).
+
+        Rows marked with :func:`keep_after_rollback` (audit of a refused access, say) are written
+        in a transaction of their own when the block fails, and nothing else is.
+        """
+        with self.session_factory() as session:
+            try:
+                with session.begin():
+                    yield session
+            except BaseException:
+                kept: list[Any] = session.info.pop(_KEEP, [])
+                if kept:
+                    with self.session_factory() as again, again.begin():
+                        again.add_all(kept)
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def keep_after_rollback(session: Session, row: Any) -> None:
+    """Add ``row`` now, and write it again on its own if the transaction rolls back."""
+    session.add(row)
+    mapper = inspect(row).mapper
+    copy = mapper.class_(**{c.key: getattr(row, c.key) for c in mapper.column_attrs if c.key != "id"})
+    session.info.setdefault(_KEEP, []).append(copy)
+
+
+def queue_event(session: Session, item: Event) -> None:
+    """Publish ``item`` once ``session`` commits; forget it if the transaction rolls back."""
+    session.info.setdefault(_PENDING, []).append(item)

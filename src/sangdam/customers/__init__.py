@@ -1,0 +1,1 @@
+"""Customers, contact points (phone, email, messenger ids) and identity verification."""

@@ -1,0 +1,1 @@
+"""Articles, Korean analyzer, search index, topic detection, bot answers."""

@@ -1,0 +1,1 @@
+"""Agents, skills, queues, offers, assignment, business hours and holidays, wait estimates, staffing."""
