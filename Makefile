@@ -22,8 +22,8 @@ install: $(STAMP)
 # Debian's Chromium and Hangul fonts for the browser tests; never a downloaded browser.
 browser:
 	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi nanum; then \
-		echo "installing Debian chromium and fonts-nanum"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null) \
+		echo "installing Debian chromium, fonts-nanum and fonts-noto-color-emoji"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum fonts-noto-color-emoji >/dev/null) \
 		|| echo "warning: could not install chromium; browser tests will be skipped"; \
 	fi
 

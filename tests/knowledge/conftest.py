@@ -11,8 +11,8 @@ from sangdam.core.db import Database
 from sangdam.knowledge.analyzer import Analyzer, get_analyzer
 from sangdam.knowledge.demo import demo_lines, load_demo_articles
 from sangdam.knowledge.index import IndexedArticle, KnowledgeIndex, analyze_articles
-from sangdam.knowledge.synonyms import SynonymMap, builtin_entries, builtin_expansions
 from sangdam.knowledge.sync import article_texts
+from sangdam.knowledge.synonyms import SynonymMap, builtin_entries, builtin_expansions
 
 
 @pytest.fixture(scope="session")

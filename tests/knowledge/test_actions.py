@@ -55,8 +55,14 @@ def test_create_article_stamps_version_and_caches_analysis(db: Database, publish
     with db.transaction() as session:
         article = actions.create_article(
             session,
-            ArticleCreate(id="fee", category="points_benefits", question=" 연회비는 얼마예요? ", answer="상품마다 달라요.",
-                          keywords=["연회비", " 연회비 ", ""], published=True),
+            ArticleCreate(
+                id="fee",
+                category="points_benefits",
+                question=" 연회비는 얼마예요? ",
+                answer="상품마다 달라요.",
+                keywords=["연회비", " 연회비 ", ""],
+                published=True,
+            ),
             SYSTEM,
         )
         assert published == []  # not before commit
@@ -136,7 +142,9 @@ def test_deflection_flow(kb: Database) -> None:
     with kb.transaction() as session:
         row = actions.record_deflection(
             session,
-            DeflectionCreate(query="카드 4111-1111-1111-1111 잃어버렸어요", article_ids=["lost-card-report", "lost-card-report"]),
+            DeflectionCreate(
+                query="카드 4111-1111-1111-1111 잃어버렸어요", article_ids=["lost-card-report", "lost-card-report"]
+            ),
         )
         deflection_id = row.id
     assert "4111-1111-1111-1111" not in row.query
@@ -261,3 +269,10 @@ def test_reindex_refreshes_stale_analysis(kb: Database) -> None:
     with kb.session() as session:
         assert session.get(KbArticle, "cashback").analysis["v"] == ANALYZER_VERSION  # type: ignore[union-attr]
         assert [h.id for h in queries.search(session, "캐쉬백 언제", 1).hits] == ["cashback"]
+
+
+def test_deflection_channel_must_be_known(db: Database) -> None:
+    with pytest.raises(InputError), db.transaction() as session:
+        actions.record_deflection(session, DeflectionCreate(query="카드", channel="fax"))
+    with db.transaction() as session:
+        assert actions.record_deflection(session, DeflectionCreate(query="카드", channel="kakao")).channel == "kakao"

@@ -38,7 +38,7 @@ def test_public_search(api: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["query"] == "카드를 잃어버렸어요"
-    assert [h["id"] for h in body["hits"]][0] == "lost-card-report" and len(body["hits"]) == 2
+    assert body["hits"][0]["id"] == "lost-card-report" and len(body["hits"]) == 2
     assert body["hits"][0]["matched"] == ["카드", "잃어버렸"]
     assert "<mark>" in body["hits"][0]["question_html"]
     typo = api.get(f"{API}/search", params={"q": "분싷신고"}).json()
@@ -54,7 +54,8 @@ def test_public_reading_views_and_votes(api: TestClient) -> None:
     article = api.get(f"{API}/articles/cashback").json()
     assert article["answer_html"].startswith("<p>") and "<ul>" in article["answer_html"]
     assert api.post(f"{API}/articles/cashback/view").status_code == 204
-    assert api.post(f"{API}/articles/cashback/vote", json={"helpful": True}).json() == {"helpful_yes": 1, "helpful_no": 0}
+    voted = api.post(f"{API}/articles/cashback/vote", json={"helpful": True})
+    assert voted.json() == {"helpful_yes": 1, "helpful_no": 0}
     assert api.get(f"{API}/articles/popular", params={"limit": 1}).json()[0]["id"] == "cashback"
     missing = api.get(f"{API}/articles/nope")
     assert missing.status_code == 404 and missing.json()["error"]["message"] == "글을 찾을 수 없습니다."
@@ -79,8 +80,13 @@ def test_agents_only_routes_need_a_token(api: TestClient, tokens: dict[str, str]
 
 
 def test_editors_manage_articles(api: TestClient, tokens: dict[str, str]) -> None:
-    draft = {"id": "new-benefit", "category": "points_benefits", "question": "주유 할인은 어떻게 받나요?",
-             "answer": "주유소에서 결제하면 **리터당 60원** 할인됩니다.", "keywords": ["주유 할인"]}
+    draft = {
+        "id": "new-benefit",
+        "category": "points_benefits",
+        "question": "주유 할인은 어떻게 받나요?",
+        "answer": "주유소에서 결제하면 **리터당 60원** 할인됩니다.",
+        "keywords": ["주유 할인"],
+    }
     assert api.post(f"{API}/admin/articles", json=draft, headers=auth(tokens["pay"])).status_code == 403
     created = api.post(f"{API}/admin/articles", json=draft, headers=auth(tokens["super"]))
     assert created.status_code == 201 and created.json()["published"] is False

@@ -90,9 +90,7 @@ def test_search_stdin_prints_one_array_per_line(
 
 def test_bad_file_imports_nothing(cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.jsonl"
-    good = json.dumps(
-        {"id": "a", "category": "other", "question": "q", "answer": "a", "keywords": [], "synonyms": []}
-    )
+    good = json.dumps({"id": "a", "category": "other", "question": "q", "answer": "a", "keywords": [], "synonyms": []})
     path.write_text(f"{good}\n{{nope\n", encoding="utf-8")
     assert run("kb", "import", str(path)) == 1
     err = capsys.readouterr().err

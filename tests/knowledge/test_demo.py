@@ -15,14 +15,47 @@ from sangdam.models.knowledge import KbArticle
 from sangdam.privacy.audit import Actor
 
 TOPICS_OF_THE_ISSUE = {
-    "lost-card-report", "lost-card-release", "card-reissue", "lost-card-overseas", "unauthorized-use",
-    "declined-payment", "duplicate-charge", "payment-dispute", "cancel-refund", "installment-conversion",
-    "payment-date", "statement", "limit-increase", "overdue", "points-check-use", "points-cashout",
-    "points-expiry", "card-expiry-renewal", "cashback", "annual-fee", "promotions", "card-cancellation",
-    "damaged-card", "new-card-application", "card-delivery", "overseas-blocking", "customer-center-phone",
-    "service-hours", "reach-agent", "email-response-time", "chat-support", "kakaotalk-support",
-    "branch-visit", "complaint", "wait-time", "phishing-cvc-request", "smishing", "app-password-reset",
-    "contact-change", "wrong-transfer", "overpayment-refund",
+    "lost-card-report",
+    "lost-card-release",
+    "card-reissue",
+    "lost-card-overseas",
+    "unauthorized-use",
+    "declined-payment",
+    "duplicate-charge",
+    "payment-dispute",
+    "cancel-refund",
+    "installment-conversion",
+    "payment-date",
+    "statement",
+    "limit-increase",
+    "overdue",
+    "points-check-use",
+    "points-cashout",
+    "points-expiry",
+    "card-expiry-renewal",
+    "cashback",
+    "annual-fee",
+    "promotions",
+    "card-cancellation",
+    "damaged-card",
+    "new-card-application",
+    "card-delivery",
+    "overseas-blocking",
+    "customer-center-phone",
+    "service-hours",
+    "reach-agent",
+    "email-response-time",
+    "chat-support",
+    "kakaotalk-support",
+    "branch-visit",
+    "complaint",
+    "wait-time",
+    "phishing-cvc-request",
+    "smishing",
+    "app-password-reset",
+    "contact-change",
+    "wrong-transfer",
+    "overpayment-refund",
 }
 
 
@@ -31,7 +64,7 @@ def test_demo_lines_are_valid_and_cover_the_taxonomy() -> None:
     assert len(items) >= 40
     assert len({i.id for i in items}) == len(items)
     assert {i.category for i in items} == set(TOPIC_CODES)
-    assert TOPICS_OF_THE_ISSUE <= {i.id for i in items}
+    assert {i.id for i in items} >= TOPICS_OF_THE_ISSUE
     assert all(i.keywords and len(i.answer) > 80 for i in items)
 
 

@@ -56,7 +56,10 @@ def test_detect_topic_routes_free_text(kb: Database, text: str, category: str) -
     assert found == category and confidence >= queries.TOPIC_THRESHOLD
 
 
-@pytest.mark.parametrize("text", ["안녕하세요", "오늘 점심 뭐 먹지", "회사 가기 싫다", "ㅋㅋㅋㅋ", "감사합니다 좋은 하루 되세요"])
+OFF_TOPIC = ["안녕하세요", "오늘 점심 뭐 먹지", "회사 가기 싫다", "ㅋㅋㅋㅋ", "감사합니다 좋은 하루 되세요"]
+
+
+@pytest.mark.parametrize("text", OFF_TOPIC)
 def test_detect_topic_says_it_does_not_know(kb: Database, text: str) -> None:
     with kb.session() as session:
         guess = queries.guess_topic(session, text)

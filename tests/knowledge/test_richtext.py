@@ -35,7 +35,8 @@ def test_render_html_escapes_markup_and_refuses_unsafe_links() -> None:
 def test_render_html_never_passes_raw_angle_brackets(text: str) -> None:
     html = render_html(text)
     stripped = html
-    for tag in ("<p>", "</p>", "<br>", "<ul>", "</ul>", "<ol>", "</ol>", "<li>", "</li>", "<strong>", "</strong>", "</a>"):
+    tags = ("<p>", "</p>", "<br>", "<ul>", "</ul>", "<ol>", "</ol>", "<li>", "</li>", "<strong>", "</strong>", "</a>")
+    for tag in tags:
         stripped = stripped.replace(tag, "")
     while "<a href=" in stripped:
         start = stripped.index("<a href=")

@@ -24,9 +24,8 @@ def test_two_workers_see_each_others_changes(kb: Database) -> None:
     assert ids(kb, first, "캐시백 지급일")[0] == "cashback"
     assert ids(kb, second, "캐시백 지급일")[0] == "cashback"
     with kb.transaction() as session:  # a third process edits the base
-        actions.update_article(
-            session, "promotions", ArticleUpdate(question="캐시백 지급일 이벤트 안내", keywords=["캐시백 지급일"]), SYSTEM
-        )
+        change = ArticleUpdate(question="캐시백 지급일 이벤트 안내", keywords=["캐시백 지급일"])
+        actions.update_article(session, "promotions", change, SYSTEM)
         actions.delete_article(session, "cashback", SYSTEM)
     assert ids(kb, first, "캐시백 지급일")[0] == "promotions"
     assert ids(kb, second, "캐시백 지급일")[0] == "promotions"
@@ -38,9 +37,8 @@ def test_a_refresh_reindexes_only_what_changed(kb: Database) -> None:
     with kb.session() as session:
         before = worker.current(session).revisions()
     with kb.transaction() as session:
-        actions.create_article(
-            session, ArticleCreate(id="new-one", category="other", question="새 글", answer="내용", published=True), SYSTEM
-        )
+        new = ArticleCreate(id="new-one", category="other", question="새 글", answer="내용", published=True)
+        actions.create_article(session, new, SYSTEM)
     with kb.session() as session:
         after = worker.current(session).revisions()
     changed = {k for k in after if before.get(k) != after[k]}
@@ -67,3 +65,13 @@ def test_version_row_is_recreated_if_missing(db: Database) -> None:
         assert bump_version(session) == 1
     with db.session() as session:
         assert session.execute(select(KbIndexState.version)).scalar_one() == 1
+
+
+def test_warm_up_builds_before_the_first_search(kb: Database) -> None:
+    from sangdam.knowledge.sync import warm_up
+
+    with kb.session() as session:
+        index = warm_up(session)
+    assert len(index) >= 40 and index.version >= 1
+    with kb.session() as session:
+        assert index_for(session) is index

@@ -7,6 +7,7 @@ Both pass text through the privacy guard before anything is stored.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -34,6 +35,7 @@ from sangdam.models import (
 from sangdam.models.base import OPEN_STATUSES, ContactKind, ConversationStatus, Role, SenderKind
 from sangdam.privacy.audit import Actor, record
 from sangdam.privacy.detect import customer_notice, mask_sensitive
+from sangdam.routing import lifecycle as routing
 
 TIER_PRIORITY_BONUS = {"general": 0, "gold": 3, "vip": 5}
 
@@ -57,13 +59,39 @@ def new_receipt_number(session: Session) -> str:
     raise Conflict("접수번호를 만들지 못했습니다. 잠시 후 다시 시도해 주세요.", "Could not allocate a receipt number.")
 
 
-def topic_by_code(session: Session, code: str | None) -> Topic | None:
+@dataclass(frozen=True, slots=True)
+class TopicRef:
+    id: int
+    code: str
+    priority: int
+
+
+_TOPIC_TTL_SECONDS = 10.0
+_topic_cache: dict[str, tuple[float, TopicRef | None]] = {}
+
+
+def topic_by_code(session: Session, code: str | None) -> TopicRef | None:
+    """The active topic with this code (kept 10 s in memory: an admin's change applies within that)."""
     if not code:
         return None
-    topic = session.execute(select(Topic).where(Topic.code == code, Topic.active.is_(True))).scalar_one_or_none()
-    if topic is None:
+    stamp = time.monotonic()
+    cached = _topic_cache.get(code)
+    if cached is not None and stamp - cached[0] < _TOPIC_TTL_SECONDS:
+        ref = cached[1]
+    else:
+        row = session.execute(
+            select(Topic.id, Topic.code, Topic.priority).where(Topic.code == code, Topic.active.is_(True))
+        ).first()
+        ref = TopicRef(row.id, row.code, row.priority) if row else None
+        _topic_cache[code] = (stamp, ref)
+    if ref is None:
         raise InputError("topic", "문의 유형을 선택해 주세요.", "Please choose a valid topic.")
-    return topic
+    return ref
+
+
+def forget_topics() -> None:
+    """Drop the topic cache (after an admin changes the taxonomy in this process)."""
+    _topic_cache.clear()
 
 
 def _event(kind: str, conversation: Conversation, **data: object) -> Event:
@@ -209,18 +237,21 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
         masked_kinds=",".join(sorted(masked.kinds)),
         created_at=at,
     )
-    try:
-        with session.begin_nested():
-            session.add(message)
-            session.flush()
-    except IntegrityError:
-        # The same provider message arrived twice at the same moment: keep the first.
-        existing = session.execute(
-            select(Message).where(
-                Message.channel == inbound.channel, Message.channel_message_id == inbound.channel_message_id
-            )
-        ).scalar_one()
-        return InboundResult(existing.conversation, existing, False, True)
+    if inbound.channel_message_id is None:
+        session.add(message)  # flushed below with everything else
+    else:
+        try:
+            with session.begin_nested():
+                session.add(message)
+                session.flush()
+        except IntegrityError:
+            # The same provider message arrived twice at the same moment: keep the first.
+            existing = session.execute(
+                select(Message).where(
+                    Message.channel == inbound.channel, Message.channel_message_id == inbound.channel_message_id
+                )
+            ).scalar_one()
+            return InboundResult(existing.conversation, existing, False, True)
     _attach(session, settings, conversation, message, files)
     conversation.last_message_at = at
     conversation.updated_at = at
@@ -248,6 +279,7 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
     queue_event(session, _event("message.created", conversation, message_id=message.id, sender_kind="customer"))
     if notice is not None:
         queue_event(session, _event("message.created", conversation, message_id=notice.id, sender_kind="system"))
+    routing.follow(session, conversation, at)  # queued (new, reopened, no agent) or back with its agent
     return InboundResult(conversation, message, created, False)
 
 
@@ -375,6 +407,7 @@ def send_outbound(
     record(session, actor, "message.create", "conversation", conversation.id, customer_id=conversation.customer_id)
     queue_event(session, _event("message.created", conversation, message_id=message.id, sender_kind="agent"))
     queue_event(session, _event("conversation.updated", conversation))
+    routing.follow(session, conversation, at)  # replying to an unassigned conversation takes it
     return message
 
 
@@ -426,6 +459,7 @@ def assign(
         to_agent_id=conversation.assignee_id,
     )
     queue_event(session, _event("conversation.updated", conversation, previous_assignee_id=previous))
+    routing.follow(session, conversation)  # counts against the new agent's capacity, or back to the queue
     return conversation
 
 
@@ -439,6 +473,7 @@ def change_topic(session: Session, conversation: Conversation, code: str, by: Ag
     conversation.updated_at = now()
     _log(session, conversation, "topic_changed", actor, from_topic_id=previous, to_topic_id=topic.id)
     record(session, actor, "conversation.topic", "conversation", conversation.id, customer_id=conversation.customer_id)
+    routing.retarget(session, conversation)  # a waiting conversation moves to its new topic's queue
     queue_event(session, _event("conversation.updated", conversation))
     return conversation
 
@@ -503,4 +538,5 @@ def change_status(session: Session, conversation: Conversation, status: str, by:
         session, actor, f"conversation.{action}", "conversation", conversation.id, customer_id=conversation.customer_id
     )
     queue_event(session, _event("conversation.updated", conversation, previous_status=current))
+    routing.follow(session, conversation, at)  # resolved/closed: released; reopened: queued or with its agent
     return conversation

@@ -6,6 +6,7 @@ transaction; every read of a customer's data writes an audit row.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -41,6 +42,7 @@ from sangdam.conversations.schemas import (
 from sangdam.core.db import Database
 from sangdam.core.errors import Conflict, Forbidden, InputError, NotFound, TooManyRequests
 from sangdam.customers.contact import mask_phone
+from sangdam.knowledge.actions import mark_deflection_submitted
 from sangdam.models import Agent, Conversation, Skill, Topic
 from sangdam.models.base import OPEN_STATUSES, STATUS_LABELS_KO, ContactKind, ConversationStatus, SenderKind
 from sangdam.privacy.audit import Actor, record
@@ -134,6 +136,9 @@ def file_inquiry(data: InquiryCreate, db: DbDep, settings: SettingsDep, ip: Clie
     """A web/app inquiry. No authentication; the answer holds the 접수번호 the customer looks it up by."""
     with db.transaction() as session:
         conversation = actions.create_inquiry(session, settings, data, actor=Actor.customer(None, ip))
+        if data.deflection_id is not None:  # FAQ suggestions were shown, and the customer submitted anyway
+            with contextlib.suppress(NotFound):
+                mark_deflection_submitted(session, data.deflection_id, conversation.id)
         return InquiryPublic(
             receipt_number=conversation.receipt_number,
             status=conversation.status,
@@ -518,4 +523,6 @@ def update_topic(code: str, data: TopicUpdate, ctx: AdminAgent, db: DbDep, ip: C
             raise InputError("name", "문의 유형 이름을 입력해 주세요.", "Please give the topic a name.")
         session.flush()
         record(session, _actor(ctx, ip), "topic.update", "topic", topic.id, code=topic.code, changes=changes)
-        return TopicPublic.model_validate(topic)
+        result = TopicPublic.model_validate(topic)
+    actions.forget_topics()
+    return result

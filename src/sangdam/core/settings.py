@@ -35,6 +35,21 @@ class Settings(BaseSettings):
     lookup_window_seconds: int = 15 * 60
     login_attempts_per_window: int = 10
     default_language: str = "ko"
+    dispatch_interval_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often the routing dispatcher runs (it also wakes on routing events); 0 turns it off.",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail (chat transcripts); unset: no e-mail is sent."
+    )
+    smtp_port: int = Field(default=25, description="SMTP port.")
+    smtp_from: str = Field(default="help@sangdam.local", description="Sender address of e-mail the service sends.")
+    agent_grace_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="After an agent's last console/chat socket closes, wait this long before re-queuing their chats.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -33,11 +34,13 @@ from sangdam.knowledge.schemas import (
 )
 from sangdam.knowledge.sync import analyse, bump_version
 from sangdam.models import Topic
+from sangdam.models.base import Channel
 from sangdam.models.knowledge import KbArticle, KbDeflection, KbSynonym
 from sangdam.privacy.audit import Actor, record
 from sangdam.privacy.detect import mask_sensitive
 
 MAX_IMPORT_ERRORS = 20
+CHANNELS = frozenset(c.value for c in Channel)
 _CONTENT_FIELDS = ("category", "question", "answer", "keywords", "synonyms", "published")
 
 FIELD_LABELS_KO = {
@@ -99,7 +102,7 @@ def _changed(session: Session, articles: list[KbArticle], kind: str, actor: Acto
     for article in articles:
         article.revision = version
         article.updated_at = stamp
-        if actor.kind == "agent":
+        if actor.kind in ("agent", "api") and actor.id is not None:
             article.updated_by_id = actor.id
     queue_event(session, Event(kind, {"article_ids": [a.id for a in articles], "version": version}))
     return version
@@ -206,7 +209,8 @@ def add_synonym(session: Session, data: SynonymCreate, actor: Actor) -> KbSynony
         raise InputError("canonical", "같은 말을 동의어로 등록할 수 없습니다.", "A term cannot be its own synonym.")
     entry = session.execute(select(KbSynonym).where(KbSynonym.term == term)).scalar_one_or_none()
     if entry is None:
-        entry = KbSynonym(term=term, canonical=canonical, created_by_id=actor.id if actor.kind == "agent" else None)
+        by = actor.id if actor.kind in ("agent", "api") else None
+        entry = KbSynonym(term=term, canonical=canonical, created_by_id=by)
         session.add(entry)
     else:
         entry.canonical = canonical
@@ -232,6 +236,8 @@ def delete_synonym(session: Session, synonym_id: int, actor: Actor) -> None:
 
 def record_deflection(session: Session, data: DeflectionCreate) -> KbDeflection:
     """Suggestions were shown while a customer typed; the query is stored masked (card numbers …)."""
+    if data.channel not in CHANNELS:
+        raise InputError("channel", "알 수 없는 상담 채널입니다.", f"Unknown channel {data.channel!r}.")
     row = KbDeflection(
         query=mask_sensitive(_clean_text(data.query)).text[:500],
         channel=data.channel,
@@ -298,7 +304,7 @@ class ImportRefused(InputError):
         self.more = more
 
 
-def _pydantic_error(line: int, error: dict[str, Any]) -> LineError:
+def _pydantic_error(line: int, error: ErrorDetails) -> LineError:
     loc = [str(p) for p in error.get("loc", ())]
     name = loc[0] if loc else ""
     label = FIELD_LABELS_KO.get(name, name)
@@ -345,12 +351,22 @@ def parse_jsonl(session: Session, lines: Iterable[str]) -> list[tuple[int, Artic
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            fail(LineError(number, f"{number}번째 줄: JSON 형식이 올바르지 않습니다 ({exc.msg}, {exc.colno}번째 글자).",
-                           f"line {number}: invalid JSON: {exc.msg} at column {exc.colno}"))
+            fail(
+                LineError(
+                    number,
+                    f"{number}번째 줄: JSON 형식이 올바르지 않습니다 ({exc.msg}, {exc.colno}번째 글자).",
+                    f"line {number}: invalid JSON: {exc.msg} at column {exc.colno}",
+                )
+            )
             continue
         if not isinstance(value, dict):
-            fail(LineError(number, f"{number}번째 줄: 한 줄에 JSON 객체 하나가 있어야 합니다.",
-                           f"line {number}: expected one JSON object"))
+            fail(
+                LineError(
+                    number,
+                    f"{number}번째 줄: 한 줄에 JSON 객체 하나가 있어야 합니다.",
+                    f"line {number}: expected one JSON object",
+                )
+            )
             continue
         try:
             item = ArticleLine.model_validate(value)
@@ -358,12 +374,22 @@ def parse_jsonl(session: Session, lines: Iterable[str]) -> list[tuple[int, Artic
             fail(_pydantic_error(number, exc.errors()[0]))
             continue
         if item.category not in categories:
-            fail(LineError(number, f"{number}번째 줄: 분류 '{item.category}'는 등록된 상담 유형이 아닙니다.",
-                           f"line {number}: unknown category {item.category!r}"))
+            fail(
+                LineError(
+                    number,
+                    f"{number}번째 줄: 분류 '{item.category}'는 등록된 상담 유형이 아닙니다.",
+                    f"line {number}: unknown category {item.category!r}",
+                )
+            )
             continue
         if item.id in first_seen:
-            fail(LineError(number, f"{number}번째 줄: id '{item.id}'가 {first_seen[item.id]}번째 줄과 중복됩니다.",
-                           f"line {number}: duplicate id {item.id!r} (first on line {first_seen[item.id]})"))
+            fail(
+                LineError(
+                    number,
+                    f"{number}번째 줄: id '{item.id}'가 {first_seen[item.id]}번째 줄과 중복됩니다.",
+                    f"line {number}: duplicate id {item.id!r} (first on line {first_seen[item.id]})",
+                )
+            )
             continue
         first_seen[item.id] = number
         parsed.append((number, item))
@@ -394,17 +420,17 @@ def import_jsonl(
             "synonyms": _clean_words(item.synonyms),
             "published": item.published,
         }
-        article = existing.get(item.id)
-        if article is None:
+        found = existing.get(item.id)
+        if found is None:
             article = KbArticle(id=item.id, sort_order=next_order + position, created_at=now(), **values)
             session.add(article)
             created += 1
             touched.append(article)
-        elif any(getattr(article, name) != value for name, value in values.items()):
+        elif any(getattr(found, name) != value for name, value in values.items()):
             for name, value in values.items():
-                setattr(article, name, value)
+                setattr(found, name, value)
             updated += 1
-            touched.append(article)
+            touched.append(found)
         else:
             unchanged += 1
     if touched:
@@ -447,4 +473,3 @@ def reindex(session: Session, *, analyzer: Analyzer | None = None) -> int:
         analyse(analyzer or get_analyzer(), articles)
     bump_version(session, synonyms=True)
     return len(articles)
-

@@ -59,9 +59,7 @@ def _version() -> str:
 ANALYZER_VERSION = _version()
 
 # Kiwi tags kept as content (after stripping an irregular-conjugation suffix such as VA-I → VA).
-CONTENT_TAGS = frozenset(
-    {"NNG", "NNP", "NNB", "NR", "NP", "MM", "MAG", "VV", "VA", "XR", "SL", "SN", "SH"}
-)
+CONTENT_TAGS = frozenset({"NNG", "NNP", "NNB", "NR", "NP", "MM", "MAG", "VV", "VA", "XR", "SL", "SN", "SH"})
 # Verb-forming suffixes (분실-하다, 결제-되다) are kept as verbs: the dictionary has phrases such as
 # 결제 안 되다; the stop list drops them everywhere else.
 VERB_SUFFIX_TAGS = {"XSV": "VV", "XSA": "VA"}
@@ -173,9 +171,7 @@ def _morphs(tokens: list[Any]) -> list[Morph]:
         elif tag in VERB_SUFFIX_TAGS:
             out.append(Morph(form, VERB_SUFFIX_TAGS[tag], start, end))
         elif tag in CONTENT_TAGS or tag in AFFIX_TAGS:
-            if tag == "SL":
-                form = form.lower()
-            elif tag in ("NNG", "NNP") and not _is_hangul(form) and form.isascii():
+            if tag == "SL" or (tag in ("NNG", "NNP") and form.isascii() and not _is_hangul(form)):
                 form = form.lower()
             out.append(Morph(form, tag, start, end, _OOV_IDS.get(tag) == int(token.id)))
     return out

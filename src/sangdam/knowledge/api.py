@@ -1,7 +1,8 @@
 """JSON routes of the knowledge base (``/api/v1/kb``).
 
 Public (the portal, the bot of every channel): search, categories, published articles, views,
-'도움이 되었나요?' votes, and the deflection log of suggestions shown before an inquiry. Agents
+'도움이 되었나요?' votes, suggestions while an inquiry is typed (``/suggest``, ``/deflections/{id}/resolved``)
+and the deflection log of suggestions shown before an inquiry. Agents
 (token or console session): drafts, topic detection. Supervisors and admins: article and synonym
 changes, import and export. The router carries its full prefix: include it on the app itself.
 """
@@ -15,8 +16,9 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from sangdam.conversations.schemas import ErrorBody
-from sangdam.core.errors import InputError
-from sangdam.knowledge import actions, queries
+from sangdam.core.errors import Forbidden, InputError
+from sangdam.knowledge import actions, queries, suggest
+from sangdam.knowledge.index import Hit
 from sangdam.knowledge.richtext import render_html
 from sangdam.knowledge.schemas import (
     ArticleCreate,
@@ -37,11 +39,12 @@ from sangdam.knowledge.schemas import (
     VoteIn,
     VoteResult,
 )
+from sangdam.knowledge.sync import index_for
 from sangdam.models.base import Role
 from sangdam.models.knowledge import KbArticle
 from sangdam.privacy.audit import Actor
 from sangdam.web.auth import AgentContext
-from sangdam.web.deps import ClientDep, CurrentAgent, DbDep, require_role
+from sangdam.web.deps import ClientDep, CurrentAgent, DbDep, SettingsDep, require_role
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "인증 필요 / not signed in or bad token"},
@@ -84,24 +87,24 @@ def _public(article: KbArticle) -> ArticlePublic:
     )
 
 
+def _hit_public(h: Hit) -> SearchHitPublic:
+    return SearchHitPublic(
+        id=h.id,
+        score=round(h.score, 4),
+        category=h.category,
+        question=h.question,
+        matched=list(h.matched),
+        question_html=h.question_html,
+        snippet_html=h.snippet_html,
+    )
+
+
 def _search(db: DbDep, q: str, top: int, category: str | None, drafts: bool) -> SearchResponse:
     with db.session() as session:
-        result = queries.search(session, q, top, category=category, include_drafts=drafts)
+        index = index_for(session)
+    result = queries.search_in(index, q, top, category=category, include_drafts=drafts)
     return SearchResponse(
-        query=result.query,
-        corrections=result.corrections,
-        hits=[
-            SearchHitPublic(
-                id=h.id,
-                score=round(h.score, 4),
-                category=h.category,
-                question=h.question,
-                matched=list(h.matched),
-                question_html=h.question_html,
-                snippet_html=h.snippet_html,
-            )
-            for h in result.hits
-        ],
+        query=result.query, corrections=result.corrections, hits=[_hit_public(h) for h in result.hits]
     )
 
 
@@ -173,6 +176,50 @@ def deflection_opened(
         return DeflectionPublic.model_validate(actions.mark_deflection_opened(session, deflection_id, article_id))
 
 
+@router.get("/suggest", response_model=suggest.SuggestResponse, summary="문의 작성 중 추천 글 (최대 3개)")
+def suggest_articles(
+    db: DbDep,
+    settings: SettingsDep,
+    q: Q,
+    deflection_id: Annotated[int | None, Query(ge=1)] = None,
+    token: Annotated[str | None, Query(max_length=200)] = None,
+) -> suggest.SuggestResponse:
+    """Articles for an inquiry being typed. When some are shown, the deflection log gets a row (one per
+    typing session: send back the returned ``deflection_id`` and ``token`` to refresh it); put the id
+    in the inquiry's ``deflection_id`` so that submitting anyway marks it submitted."""
+    with db.session() as session:
+        index = index_for(session)
+    found = suggest.suggest_in(index, q)
+    secret = settings.resolved_secret_key()
+    known = suggest.token_matches(secret, deflection_id, token)
+    if found.hits or known:
+        with db.transaction() as session:
+            row_id = suggest.log_shown(session, q, found.hits, deflection_id, known)
+    else:
+        row_id = None
+    return suggest.SuggestResponse(
+        query=found.query,
+        corrections=found.corrections,
+        hits=[_hit_public(h) for h in found.hits],
+        deflection_id=row_id,
+        token=suggest.make_token(secret, row_id) if row_id is not None else None,
+    )
+
+
+@router.post("/deflections/{deflection_id}/resolved", response_model=DeflectionPublic, summary="해결됐어요")
+def deflection_resolved(
+    deflection_id: int, body: suggest.ResolveIn, db: DbDep, settings: SettingsDep
+) -> DeflectionPublic:
+    """A suggested article answered the question: recorded on the row, and as a '도움이 되었나요? 예' vote."""
+    if not suggest.token_matches(settings.resolved_secret_key(), deflection_id, body.token):
+        raise Forbidden(
+            "확인할 수 없는 요청입니다. 페이지를 새로 고친 뒤 다시 시도해 주세요.",
+            "This request could not be verified. Reload the page and try again.",
+        )
+    with db.transaction() as session:
+        return DeflectionPublic.model_validate(suggest.resolve(session, deflection_id, body.article_id))
+
+
 # ---- agents ----------------------------------------------------------------------------------------
 
 
@@ -185,7 +232,8 @@ def admin_search(ctx: CurrentAgent, db: DbDep, q: Q, top: Top = 10, category: st
 def detect_topic(ctx: CurrentAgent, db: DbDep, body: TopicQuery) -> TopicGuessPublic:
     """The category of the best matching article and a confidence; null below the threshold."""
     with db.session() as session:
-        guess = queries.guess_topic(session, body.text)
+        index = index_for(session)
+    guess = queries.guess_topic_in(index, body.text)
     return TopicGuessPublic(category=guess.category, confidence=guess.confidence, article_id=guess.article_id)
 
 
@@ -201,9 +249,7 @@ def admin_get(article_id: str, ctx: CurrentAgent, db: DbDep) -> ArticlePublic:
         return _public(queries.get_article(session, article_id, include_drafts=True))
 
 
-@router.post(
-    "/admin/articles", response_model=ArticlePublic, status_code=status.HTTP_201_CREATED, summary="글 만들기"
-)
+@router.post("/admin/articles", response_model=ArticlePublic, status_code=status.HTTP_201_CREATED, summary="글 만들기")
 def create_article(body: ArticleCreate, ctx: CurrentAgent, db: DbDep, ip: ClientDep) -> ArticlePublic:
     actor = _editor(ctx, ip)
     with db.transaction() as session:
@@ -211,9 +257,7 @@ def create_article(body: ArticleCreate, ctx: CurrentAgent, db: DbDep, ip: Client
 
 
 @router.patch("/admin/articles/{article_id}", response_model=ArticlePublic, summary="글 고치기 / 게시")
-def update_article(
-    article_id: str, body: ArticleUpdate, ctx: CurrentAgent, db: DbDep, ip: ClientDep
-) -> ArticlePublic:
+def update_article(article_id: str, body: ArticleUpdate, ctx: CurrentAgent, db: DbDep, ip: ClientDep) -> ArticlePublic:
     actor = _editor(ctx, ip)
     with db.transaction() as session:
         return _public(actions.update_article(session, article_id, body, actor))

@@ -114,7 +114,8 @@ def _print_table(query: str, hits: list[Any], out: TextIO) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from sangdam.knowledge.queries import search
+    from sangdam.knowledge.queries import search_in
+    from sangdam.knowledge.sync import index_for
 
     if not args.stdin and not args.query:
         _err("검색어를 주거나 --stdin을 쓰세요. (Give a query or --stdin.)")
@@ -126,10 +127,15 @@ def cmd_search(args: argparse.Namespace) -> int:
                 if not query.strip():
                     return []
                 with db.session() as session:
-                    return search(
-                        session, query, args.top, category=args.category, include_drafts=args.drafts,
-                        highlight=not args.json and not args.stdin,
-                    ).hits
+                    index = index_for(session)
+                return search_in(
+                    index,
+                    query,
+                    args.top,
+                    category=args.category,
+                    include_drafts=args.drafts,
+                    highlight=not args.json and not args.stdin,
+                ).hits
 
             if args.stdin:
                 for line in sys.stdin:

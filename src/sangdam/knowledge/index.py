@@ -71,8 +71,9 @@ def analyze_articles(analyzer: Analyzer, texts: list[tuple[str, str, str]]) -> l
     """Analyse (question, answer_text, keywords_text) triples in one batch."""
     flat = [t for triple in texts for t in triple]
     results = analyzer.analyze_many(flat)
-    return [dict(zip(FIELDS, (results[i], results[i + 2], results[i + 1]), strict=True))
-            for i in range(0, len(results), 3)]
+    return [
+        dict(zip(FIELDS, (results[i], results[i + 2], results[i + 1]), strict=True)) for i in range(0, len(results), 3)
+    ]
 
 
 def dump_analysis(morphs: Mapping[str, list[Morph]], version: str) -> dict[str, Any]:
@@ -108,7 +109,12 @@ class ParsedQuery:
     @property
     def corrections(self) -> dict[str, str]:
         """Query words that were corrected for typos: what was typed → the word searched for."""
-        return {self.text[t.start : t.end]: t.text for t in self.terms if t.corrected and not t.compound}
+        found: dict[str, str] = {}
+        for term in self.terms:
+            typed = self.text[term.start : term.end]
+            if term.corrected and not term.compound and typed != term.text:
+                found.setdefault(typed, term.text)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,8 +413,13 @@ class KnowledgeIndex:
                 weights[term.text] = QueryTerm(term.text, weight, term.start, term.end, term.compound, fixed, noun)
             elif not term.compound:  # a repeated word counts a little more, not linearly
                 weights[term.text] = QueryTerm(
-                    held.text, min(held.weight + 0.5 * weight, 2 * weight), held.start, held.end,
-                    held.compound, held.corrected, held.noun,
+                    held.text,
+                    min(held.weight + 0.5 * weight, 2 * weight),
+                    held.start,
+                    held.end,
+                    held.compound,
+                    held.corrected,
+                    held.noun,
                 )
         return ParsedQuery(query, tuple(weights.values()))
 
@@ -429,7 +440,8 @@ class KnowledgeIndex:
         for group in _by_eojeol(morphs, text):
             anchored = any(len(m.form) >= 2 and self._known(m.form) for m in group)
             suspects = [
-                m for m in group
+                m
+                for m in group
                 if _is_hangul_noun(m) and not self._known(m.form) and (m.oov or (anchored and len(group) > 1))
             ]
             broken = not anchored and len(group) > 1 and all(_is_hangul(m.form) for m in group)
@@ -559,10 +571,7 @@ class KnowledgeIndex:
                 return []
             coverage = covered[candidates] / total if total > 0 else np.zeros(len(candidates), dtype=np.float32)
             final = scores[candidates] * np.power(np.maximum(coverage, 1e-3), COORDINATION)
-            if len(candidates) > top:
-                pick = np.argpartition(-final, top - 1)[:top]
-            else:
-                pick = np.arange(len(candidates))
+            pick = np.argpartition(-final, top - 1)[:top] if len(candidates) > top else np.arange(len(candidates))
             pick = pick[np.lexsort((candidates[pick], -final[pick]))]
             return [
                 self._hit(int(candidates[i]), float(final[i]), float(coverage[i]), total, parsed, used, highlight)
@@ -606,5 +615,15 @@ class KnowledgeIndex:
         else:
             question_html = mark(doc.question, [])
             snippet_html = snippet(doc.answer_text, [])
-        return Hit(doc.id, doc.category, doc.question, score, min(coverage, 1.0), min(focus, 1.0),
-                   doc.published, words, question_html, snippet_html)
+        return Hit(
+            doc.id,
+            doc.category,
+            doc.question,
+            score,
+            min(coverage, 1.0),
+            min(focus, 1.0),
+            doc.published,
+            words,
+            question_html,
+            snippet_html,
+        )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from sangdam.conversations.taxonomy import TAXONOMY
 from sangdam.core.errors import NotFound
-from sangdam.knowledge.index import Hit, ParsedQuery
+from sangdam.knowledge.index import Hit, KnowledgeIndex, ParsedQuery
 from sangdam.knowledge.schemas import CategorySummary, DeflectionStats
 from sangdam.knowledge.sync import index_for
 from sangdam.models import Topic
@@ -44,7 +44,24 @@ def search(
     highlight: bool = True,
 ) -> SearchResult:
     """The best articles for ``query``, best first, each explaining which words matched."""
-    index = index_for(session)
+    return search_in(
+        index_for(session), query, top, category=category, include_drafts=include_drafts, highlight=highlight
+    )
+
+
+def search_in(
+    index: KnowledgeIndex,
+    query: str,
+    top: int = 5,
+    *,
+    category: str | None = None,
+    include_drafts: bool = False,
+    highlight: bool = True,
+) -> SearchResult:
+    """:func:`search` on an index already brought up to date (``index_for``), outside any transaction.
+
+    Routes use it to end their (SQLite: write-locking) transaction before the search itself runs.
+    """
     parsed: ParsedQuery = index.parse(query)
     hits = index.search(parsed, top, category=category, include_drafts=include_drafts, highlight=highlight)
     return SearchResult(parsed.text, parsed.corrections, hits)
@@ -67,7 +84,12 @@ def guess_topic(session: Session, text: str, *, threshold: float = TOPIC_THRESHO
     On the bench's 202 colloquial queries the default threshold answers 83% of them, 99% correctly,
     and none of a set of off-topic messages (인사, 날씨, 잡담).
     """
-    hits = index_for(session).search(text, _TOPIC_HITS, highlight=False)
+    return guess_topic_in(index_for(session), text, threshold=threshold)
+
+
+def guess_topic_in(index: KnowledgeIndex, text: str, *, threshold: float = TOPIC_THRESHOLD) -> TopicGuess:
+    """:func:`guess_topic` on an index already brought up to date."""
+    hits = index.search(text, _TOPIC_HITS, highlight=False)
     if not hits:
         return TopicGuess(None, 0.0, None)
     best = hits[0]

@@ -77,7 +77,8 @@ def analyse(analyzer: Analyzer, articles: Sequence[KbArticle]) -> None:
 def load_synonyms(session: Session, analyzer: Analyzer) -> SynonymMap:
     """The built-in dictionary extended (and overridden) by the admins' entries."""
     rows = session.execute(select(KbSynonym.term, KbSynonym.canonical).order_by(KbSynonym.id)).all()
-    return SynonymMap.build(analyzer, [*builtin_entries(), *((r.term, r.canonical) for r in rows)], builtin_expansions())
+    entries = [*builtin_entries(), *((r.term, r.canonical) for r in rows)]
+    return SynonymMap.build(analyzer, entries, builtin_expansions())
 
 
 def _indexed(analyzer: Analyzer, rows: Sequence[Any]) -> list[IndexedArticle]:
@@ -150,8 +151,22 @@ def sync_for(engine: Engine) -> IndexSync:
         return found
 
 
+def warm_up(session: Session) -> KnowledgeIndex:
+    """Load the analyzer and build the index now (a server's start-up), not on the first search.
+
+    Building reads every article inside ``session``'s transaction — on SQLite, a write lock — so
+    do it before serving rather than during a customer's request.
+    """
+    sync = sync_for(_engine(session))
+    sync.analyzer.warm_up()
+    return sync.current(session)
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
 def index_for(session: Session) -> KnowledgeIndex:
     """The current index of the database ``session`` is bound to."""
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    return sync_for(engine).current(session)
+    return sync_for(_engine(session)).current(session)

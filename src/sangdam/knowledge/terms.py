@@ -59,14 +59,77 @@ FILLERS = frozenset(
 )
 
 STOP_VERBS = frozenset(
-    {"하", "되", "있", "없", "이", "아니", "같", "보", "주", "싶", "알", "드리", "않", "말", "그렇", "어떻",
-     "그러", "이러", "저러", "받", "오", "가", "나", "해주", "당하", "모르", "어떠", "이렇", "시키", "드리", "어떡하",
-     "되어지", "지"}
+    {
+        "하",
+        "되",
+        "있",
+        "없",
+        "이",
+        "아니",
+        "같",
+        "보",
+        "주",
+        "싶",
+        "알",
+        "드리",
+        "않",
+        "말",
+        "그렇",
+        "어떻",
+        "그러",
+        "이러",
+        "저러",
+        "받",
+        "오",
+        "가",
+        "나",
+        "해주",
+        "당하",
+        "모르",
+        "어떠",
+        "이렇",
+        "시키",
+        "어떡하",
+        "되어지",
+        "지",
+    }
 )
 STOP_NOUNS = frozenset(
-    {"것", "거", "수", "때", "등", "및", "데", "뭐", "무엇", "이것", "그것", "저것", "여기", "거기", "저기",
-     "저", "제", "나", "저희", "우리", "당신", "님", "분", "요", "관련", "경우", "문의", "질문", "궁금", "답변",
-     "가능", "방법", "여부"}
+    {
+        "것",
+        "거",
+        "수",
+        "때",
+        "등",
+        "및",
+        "데",
+        "뭐",
+        "무엇",
+        "이것",
+        "그것",
+        "저것",
+        "여기",
+        "거기",
+        "저기",
+        "저",
+        "제",
+        "나",
+        "저희",
+        "우리",
+        "당신",
+        "님",
+        "분",
+        "요",
+        "관련",
+        "경우",
+        "문의",
+        "질문",
+        "궁금",
+        "답변",
+        "가능",
+        "방법",
+        "여부",
+    }
 )
 KEPT_BOUND_NOUNS = frozenset({"원", "개월", "달", "일", "년", "시", "시간", "회", "개", "장", "자리", "주", "일자"})
 DROPPED_TAGS = frozenset({"NP", "NR", "MM"})
@@ -91,9 +154,7 @@ class Term:
 
 
 _CLASS = {"VV": "V", "VA": "V", "MAG": "M", "MM": "M", "XPN": "A", "XSN": "A"}
-_STOP_PAIRS = frozenset(
-    {(f, "V") for f in STOP_VERBS} | {(f, "N") for f in STOP_NOUNS} | {(f, "M") for f in FILLERS}
-)
+_STOP_PAIRS = frozenset({(f, "V") for f in STOP_VERBS} | {(f, "N") for f in STOP_NOUNS} | {(f, "M") for f in FILLERS})
 _FILLER_PAIRS = frozenset((f, "M") for f in FILLERS)
 _JOIN_LEFT = frozenset({"NNG", "NNP", "XR", "SL", "SN", "SH", "W", "NNB", "XPN"})
 _JOIN_RIGHT = frozenset({"NNG", "NNP", "XR", "SL", "SN", "SH", "W", "NNB", "XSN"})
@@ -159,7 +220,15 @@ def to_terms(morphs: list[Morph], text: str | None = None) -> list[Term]:
                 same = m.start == previous.start and m.end == previous.end
                 if same or gap <= 0 or (gap == 1 and (text is None or text[previous.end].isspace())):
                     parts = tuple(x.form for x in (previous, m) if x.tag != "XPN" and x.tag != "XSN")
-                    append(Term(previous.form + m.form, min(previous.start, m.start), max(previous.end, m.end),
-                                True, parts, "NNG"))
+                    append(
+                        Term(
+                            previous.form + m.form,
+                            min(previous.start, m.start),
+                            max(previous.end, m.end),
+                            True,
+                            parts,
+                            "NNG",
+                        )
+                    )
         previous = m
     return terms

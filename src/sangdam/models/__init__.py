@@ -4,7 +4,7 @@ Models import no feature package.
 """
 
 # Feature tables: importing the modules registers them on Base.metadata.
-from sangdam.models import knowledge, routing, schedule  # noqa: F401
+from sangdam.models import chat, knowledge, presence, routing, schedule  # noqa: F401
 from sangdam.models.agents import Agent, AgentChannelCapacity, AgentSession, AgentSkill, ApiToken, Team
 from sangdam.models.audit import AuditEvent, RateLimitHit
 from sangdam.models.base import Base

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sangdam.conversations.schemas import ErrorBody
-from sangdam.core.clock import now
 from sangdam.core.db import queue_event
 from sangdam.core.errors import Conflict, Forbidden, InputError, NotFound
 from sangdam.core.events import Event
@@ -20,6 +19,7 @@ from sangdam.customers.contact import normalize_email
 from sangdam.models import Agent, AgentChannelCapacity, AgentSkill, Skill, Team
 from sangdam.models.base import AgentStatus, Channel, Rank, Role
 from sangdam.privacy.audit import Actor, record
+from sangdam.routing.actions import set_agent_status
 from sangdam.routing.agents import create_agent, issue_api_token
 from sangdam.routing.schemas import (
     AgentCreate,
@@ -225,6 +225,8 @@ def update_agent(agent_id: int, data: AgentUpdate, ctx: CurrentAgent, db: DbDep,
             agent.rank = data.rank
         if data.active is not None:
             agent.active = data.active
+            if not data.active:  # a deactivated agent works no more: offers withdrawn, work requeued
+                set_agent_status(session, agent.id, AgentStatus.OFFLINE, actor=_actor(ctx, ip))
         if "team" in changes:
             team_name = (data.team or "").strip()
             agent.team = (
@@ -235,9 +237,8 @@ def update_agent(agent_id: int, data: AgentUpdate, ctx: CurrentAgent, db: DbDep,
                 if team_name
                 else None
             )
-        if data.status is not None and data.status != agent.status:
-            agent.status = data.status
-            agent.status_changed_at = now()
+        if data.status is not None:  # through routing: offers withdrawn, work requeued when going offline
+            set_agent_status(session, agent.id, data.status, actor=_actor(ctx, ip))
         if data.skills is not None:
             _set_skills(session, agent, data.skills)
         if data.capacity is not None:

@@ -12,7 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sangdam import __version__
 from sangdam.core.clock import format_seoul
@@ -66,6 +68,46 @@ def make_templates() -> Jinja2Templates:
     return templates
 
 
+class SecurityHeaders:
+    """Pure ASGI middleware: security headers on every response, and the CSRF cookie a page asked for.
+
+    (``@app.middleware("http")`` wraps each request in extra tasks and streams; this costs nothing.)
+    """
+
+    HEADERS: tuple[tuple[bytes, bytes], ...] = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+    )
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.HEADERS:
+                    if name.decode() not in headers:
+                        headers.append(name.decode(), value.decode())
+                state = scope.get("state") or {}
+                new_csrf = state.get("new_csrf")
+                cookies = Request(scope).cookies
+                already_set = any(CSRF_COOKIE in value for value in headers.getlist("set-cookie"))
+                if new_csrf and CSRF_COOKIE not in cookies and not already_set:
+                    holder = Response()
+                    set_csrf_cookie(holder, self.settings, new_csrf)
+                    headers.append("set-cookie", holder.headers["set-cookie"])
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
@@ -115,22 +157,29 @@ def create_app(
     app.state.templates = make_templates()
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    from sangdam.routing import worker as routing_worker
+
+    routing_worker.register(app)  # the background dispatcher: offers, expiries, callbacks
+
+    async def warm_up_knowledge(app: FastAPI) -> None:
+        """Load the Korean analyzer and build the FAQ index before serving, in a thread (the loop stays free)."""
+        import asyncio
+
+        from sangdam.knowledge.sync import warm_up
+
+        def build() -> None:
+            with app.state.db.session() as session:
+                warm_up(session)
+
+        try:
+            await asyncio.to_thread(build)
+        except Exception:  # the index then builds on the first search instead
+            log.exception("could not warm up the knowledge index")
+
+    app.state.startup_hooks.append(warm_up_knowledge)
     settings.attachments_dir.mkdir(parents=True, exist_ok=True)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        new_csrf = getattr(request.state, "new_csrf", None)
-        if (
-            new_csrf
-            and not request.cookies.get(CSRF_COOKIE)
-            and CSRF_COOKIE not in response.headers.get("set-cookie", "")
-        ):
-            set_csrf_cookie(response, settings, new_csrf)
-        return response
+    app.add_middleware(SecurityHeaders, settings=settings)
 
     @app.exception_handler(SangdamError)
     async def sangdam_error(request: Request, exc: SangdamError) -> Response:
@@ -181,12 +230,33 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
+    from sangdam.routing import views as routing_views
     from sangdam.web import console, portal
     from sangdam.web.api import api_router
 
     app.include_router(portal.router)
     app.include_router(console.router)
+    app.include_router(routing_views.portal_router)
+    app.include_router(routing_views.console_router)
+    app.state.templates.env.globals["hours_notice"] = routing_views.hours_notice
     app.include_router(api_router)
+
+    from sangdam.knowledge import api as knowledge_api
+    from sangdam.knowledge import views as knowledge_views
+
+    app.include_router(knowledge_views.portal_router)  # /faq, /faq/search, /faq/{slug}
+    app.include_router(knowledge_views.console_router)  # /console/kb: FAQ editor, synonym dictionary
+    app.include_router(knowledge_api.router)  # /api/v1/kb (the router carries its full prefix)
+
+    from sangdam.channels.webchat import presence
+    from sangdam.channels.webchat import views as chat_views
+    from sangdam.channels.webchat import ws as chat_ws
+    from sangdam.channels.webchat.agent import agent_router
+
+    app.include_router(agent_router)  # the agent's chat workspace: /console/chats, /console/chat-ws
+    app.include_router(chat_ws.router)  # the customer's chat socket /chat/ws
+    app.include_router(chat_views.router)  # the portal's chat page /chat
+    presence.register(app)  # agents' sockets; after the grace period their chats go back to the queue front
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

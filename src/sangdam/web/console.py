@@ -1,24 +1,32 @@
-"""The agent console: login, inbox, conversation view, replies, notes, assignment, live events."""
+"""The agent console: login, inbox, conversation view, replies, notes, assignment, live events,
+and routing: the agent's status (상담가능 / 후처리 / 휴식 / 오프라인), offers that ring at one agent
+(수락 / 거절), and 상급자 연결 (escalation to the supervisor queue)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from sangdam.conversations import actions, queries
 from sangdam.conversations.attachments import AttachmentUpload
 from sangdam.core import ratelimit
+from sangdam.core.clock import now
 from sangdam.core.errors import InputError, SangdamError, Unauthorized
-from sangdam.models import Agent, Topic
+from sangdam.models import Agent, Conversation, Topic
 from sangdam.models.base import CHANNEL_LABELS_KO, STATUS_LABELS_KO, Role
+from sangdam.models.routing import RoutingQueue
 from sangdam.privacy.audit import Actor, record
+from sangdam.routing import actions as routing
+from sangdam.routing import queries as routing_queries
 from sangdam.routing.agents import authenticate
 from sangdam.web.auth import (
     SESSION_COOKIE,
@@ -110,6 +118,59 @@ async def logout(request: Request, db: DbDep) -> Response:
     return response
 
 
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    """A conversation ringing at this agent's console, as the offer banner shows it."""
+
+    conversation_id: int
+    receipt_number: str
+    topic: str
+    channel: str
+    customer: str
+    tier: str
+    subject: str
+    queue: str
+    escalated: bool
+    remaining_ms: int
+
+
+OFFER_ERRORS = {
+    "offer_gone": "이 상담 연결 요청은 더 이상 유효하지 않습니다.",
+    "offer_expired": "연결 요청 시간이 지났습니다. 다음 요청을 기다려 주세요.",
+}
+
+
+def _offers(session: Session, agent_id: int) -> list[OfferView]:
+    at = now()
+    views = []
+    for entry in routing_queries.pending_offers(session, agent_id):
+        conversation = session.get(Conversation, entry.conversation_id)
+        queue = session.get(RoutingQueue, entry.queue_id)
+        if conversation is None or queue is None:
+            continue
+        left = (entry.offer_expires_at - at).total_seconds() if entry.offer_expires_at else 0.0
+        views.append(
+            OfferView(
+                conversation_id=conversation.id,
+                receipt_number=conversation.receipt_number,
+                topic=conversation.topic.name if conversation.topic else "미분류",
+                channel=CHANNEL_LABELS_KO.get(conversation.channel, conversation.channel),
+                customer=conversation.customer.name,
+                tier=conversation.customer.tier,
+                subject=conversation.subject or "",
+                queue=queue.name,
+                escalated=entry.escalated,
+                remaining_ms=max(0, int(left * 1000)),
+            )
+        )
+    return views
+
+
+def _console_state(session: Session, agent: Agent) -> dict[str, Any]:
+    """What every console page shows in its bar: the agent's status and the offers ringing at them."""
+    return {"my_status": agent.status, "offers": _offers(session, agent.id)}
+
+
 def _filter(request: Request) -> queries.InboxFilter:
     q = request.query_params
     return queries.InboxFilter(
@@ -131,6 +192,7 @@ def _inbox_context(db: DbDep, ctx: AgentContext, request: Request) -> dict[str, 
         topics = list(session.execute(select(Topic).order_by(Topic.sort_order)).scalars())
         agents = list(session.execute(select(Agent).where(Agent.active.is_(True)).order_by(Agent.name)).scalars())
         return {
+            **_console_state(session, agent),
             "me": ctx,
             "rows": rows,
             "total": total,
@@ -140,6 +202,7 @@ def _inbox_context(db: DbDep, ctx: AgentContext, request: Request) -> dict[str, 
             "statuses": STATUS_LABELS_KO,
             "channels": CHANNEL_LABELS_KO,
             "query": request.url.query,
+            "offer_error": OFFER_ERRORS.get(request.query_params.get("offer") or ""),
         }
 
 
@@ -158,7 +221,10 @@ def _conversation_context(db: DbDep, ctx: AgentContext, conversation_id: int, cl
         agent = session.get(Agent, ctx.agent_id)
         assert agent is not None
         conversation = queries.get_for_agent(session, agent, conversation_id, actor_of(ctx, client))
+        entry = routing_queries.entry_for(session, conversation.id)
         return {
+            **_console_state(session, agent),
+            "routing": {"entry": entry, "queue": session.get(RoutingQueue, entry.queue_id) if entry else None},
             "me": ctx,
             "c": conversation,
             "messages": queries.messages_of(session, conversation.id),
@@ -318,6 +384,71 @@ async def status(
     return _back(conversation_id, "상태를 변경했습니다.")
 
 
+@router.post("/conversations/{conversation_id}/escalate")
+async def escalate(
+    conversation_id: int, request: Request, ctx: ConsoleAgent, db: DbDep, templates: TemplatesDep, client: ClientDep
+) -> Response:
+    """상급자 연결: the conversation goes to the supervisor queue with its whole history."""
+    try:
+        values, _ = await _form(request, ctx)
+        with db.transaction() as session:
+            agent = session.get(Agent, ctx.agent_id)
+            assert agent is not None
+            conversation = queries.get_for_agent(session, agent, conversation_id, actor_of(ctx, client))
+            routing.escalate_to_supervisor(session, conversation, agent, reason=values.get("reason", "")[:500])
+            still_visible = queries.can_view(agent, conversation)
+    except SangdamError as error:
+        return _error_page(templates, request, db, ctx, conversation_id, client, error)
+    if not still_visible:
+        return RedirectResponse("/console?" + urlencode({"done": "상급자에게 연결했습니다."}), status_code=303)
+    return _back(conversation_id, "상급자에게 연결했습니다. 상급자 대기열에서 배정을 기다립니다.")
+
+
+@router.post("/status")
+async def agent_status(request: Request, ctx: ConsoleAgent, db: DbDep, client: ClientDep) -> Response:
+    """The agent's own status from the console bar; leaving 상담가능 withdraws the offers ringing."""
+    values, _ = await _form(request, ctx)
+    with db.transaction() as session:
+        routing.set_agent_status(session, ctx.agent_id, values.get("status", ""), actor=actor_of(ctx, client))
+    return RedirectResponse(_safe_next(values.get("next")), status_code=303)
+
+
+@router.get("/offers")
+def offers(request: Request, ctx: ConsoleAgent, db: DbDep, templates: TemplatesDep) -> Response:
+    """The offer banners (a fragment the console refreshes when an offer event arrives)."""
+    with db.transaction() as session:
+        views = _offers(session, ctx.agent_id)
+    return page(templates, request, "console/_offers.html", {"me": ctx, "offers": views})
+
+
+@router.post("/offers/{conversation_id}/accept")
+async def accept_offer(conversation_id: int, request: Request, ctx: ConsoleAgent, db: DbDep) -> Response:
+    """수락: the conversation is assigned to this agent, who lands in it."""
+    await _form(request, ctx)
+    try:
+        with db.transaction() as session:
+            routing.accept_offer(session, conversation_id, ctx.agent_id)
+    except SangdamError as error:
+        if error.code not in OFFER_ERRORS:
+            raise
+        return RedirectResponse("/console?" + urlencode({"offer": error.code}), status_code=303)
+    return _back(conversation_id, "상담이 연결되었습니다.")
+
+
+@router.post("/offers/{conversation_id}/reject")
+async def reject_offer(conversation_id: int, request: Request, ctx: ConsoleAgent, db: DbDep) -> Response:
+    """거절: the conversation goes back to its place in the queue, for the next agent."""
+    values, _ = await _form(request, ctx)
+    target = _safe_next(values.get("next"))
+    try:
+        with db.transaction() as session:
+            routing.reject_offer(session, conversation_id, ctx.agent_id)
+    except SangdamError as error:
+        if error.code not in OFFER_ERRORS:
+            raise
+    return RedirectResponse(target, status_code=303)
+
+
 @router.get("/attachments/{attachment_id}")
 def attachment(attachment_id: int, ctx: ConsoleAgent, db: DbDep, settings: SettingsDep, client: ClientDep) -> Response:
     from sangdam.models import Attachment
@@ -335,8 +466,16 @@ def attachment(attachment_id: int, ctx: ConsoleAgent, db: DbDep, settings: Setti
     return attachment_response(db, settings, attachment_id, conversation_id=conversation_id)
 
 
-def _visible_event(agent: Agent, data: dict[str, Any], skill_topics: set[int]) -> bool:
-    if agent.role in (Role.SUPERVISOR, Role.ADMIN):
+def _visible_event(agent: Agent, kind: str, data: dict[str, Any], skill_topics: set[int]) -> bool:
+    """Whether this agent's console gets an event. An offer rings only at the agent it is made to;
+    other routing and agent events reach the agents they concern, and supervisors and admins."""
+    if kind == "routing.offered":
+        return data.get("agent_id") == agent.id
+    lead = agent.role in (Role.SUPERVISOR, Role.ADMIN)
+    if kind.startswith(("routing.", "agent.")):
+        concerned = {data.get("agent_id"), data.get("by_agent_id"), data.get("from_agent_id")}
+        return lead or agent.id in concerned
+    if lead:
         return True
     assignee = data.get("assignee_id")
     if assignee == agent.id or data.get("previous_assignee_id") == agent.id:
@@ -374,7 +513,7 @@ async def live(websocket: WebSocket) -> None:
     async def pump() -> None:
         while True:
             event = await subscription.get()
-            if _visible_event(agent, event.data, skill_topics):
+            if _visible_event(agent, event.kind, event.data, skill_topics):
                 await websocket.send_json({"kind": event.kind, "data": event.data, "id": event.id})
 
     sender = asyncio.create_task(pump())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +14,8 @@ from sangdam.conversations import actions, queries
 from sangdam.conversations.attachments import AttachmentUpload
 from sangdam.conversations.schemas import InquiryCreate
 from sangdam.core import signing
-from sangdam.core.errors import InputError, SangdamError
+from sangdam.core.errors import InputError, NotFound, SangdamError
+from sangdam.knowledge.actions import mark_deflection_submitted
 from sangdam.models import Conversation, Topic
 from sangdam.privacy.audit import Actor
 from sangdam.web.auth import check_csrf, csrf_for_page
@@ -101,6 +103,9 @@ async def inquiry_submit(
         with db.transaction() as session:
             conversation = actions.create_inquiry(session, settings, data, uploads, Actor.customer(None, client))
             receipt = conversation.receipt_number
+            if data.deflection_id is not None:  # FAQ suggestions were shown, and the customer submitted anyway
+                with contextlib.suppress(NotFound):
+                    mark_deflection_submitted(session, data.deflection_id, conversation.id)
     except SangdamError as error:
         status = error.status_code if error.status_code != 422 else 400
         context = {"topics": _topics(db), "form": values, "error": error, "settings": settings, **_consent(request)}
