@@ -288,17 +288,19 @@ async def customer_client(
             task = asyncio.create_task(reader())
             await go.wait()
             loop = asyncio.get_running_loop()
-            await asyncio.sleep(random.random() * interval)
-            next_at = loop.time()
+            next_at = loop.time() + random.random() * interval  # each customer at its own phase
             n = 0
-            while loop.time() < until[0] and not stop.is_set():
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), max(0.0, next_at - loop.time()))
+                if stop.is_set() or loop.time() >= until[0]:
+                    break
                 client_id = f"{index}-{n}"
                 body = BODIES[(index + n) % len(BODIES)]
                 stats.sent_at[client_id] = time.perf_counter()
                 await ws.send(orjson.dumps({"type": "message", "client_id": client_id, "body": body}).decode())
                 n += 1
                 next_at += interval
-                await asyncio.sleep(max(0.0, next_at - loop.time()))
             await stop.wait()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -405,7 +407,12 @@ async def run_load(
 # ---------------------------------------------------------------------------------------- main
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # run the clean-up (stop the server, drop the database)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--agents", type=int, default=100)

@@ -38,6 +38,10 @@ def prepare_database(db) -> None:  # type: ignore[no-untyped-def]
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # SQLite has one writer: the thread holding the write lock must not wait out the GIL's default
+    # 5 ms switch interval behind the event loop, or every queued request waits with it.
+    sys.setswitchinterval(0.0005)
+
     from sangdam.web.app import create_app
 
     settings, db = _database()

@@ -374,6 +374,7 @@ def test_patch_assigns_transfers_changes_topic_and_status(
     kinds = [a["kind"] for a in client.get(f"{url}/activities", headers=auth(tokens["super"])).json()]
     assert kinds == [
         "created",
+        "queued",
         "assigned",
         "topic_changed",
         "status",

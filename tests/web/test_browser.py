@@ -5,8 +5,7 @@ directory) serves both. The main scenario is the one from issue #2: an agent ope
 a customer files an inquiry with attachments, the row appears in the agent's inbox live (over the
 console's WebSocket, without a reload), the agent replies, and the customer reads the reply through
 the receipt lookup. The refusals are checked in the browser too: a missing consent, a forged CSRF
-token, an expired console session. A known bug (an open inbox whose session ends shows the login
-page inside its table) is pinned by a strict xfail: fixing ``console.js`` makes it fail until removed.
+token, an expired console session, and an open inbox whose session ends going back to the login page.
 
 Screenshots go to ``test-artifacts/screenshots/`` (git-ignored) for people to look at.
 Never downloads a browser: the tests skip, saying why, without ``/usr/bin/chromium`` or Playwright.
@@ -473,11 +472,6 @@ def test_expired_console_session_goes_back_to_login(contexts: Contexts, live_ser
     expect(page.locator("#inbox-rows")).to_be_attached()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console.js refreshRows: fetch follows the 303 to the login page (status 200), so the login page "
-    "is put inside the inbox table instead of going to /console/login?expired=1",
-)
 def test_open_inbox_goes_to_login_when_its_session_ends(contexts: Contexts, live_server: LiveServer) -> None:
     """The inbox stays open while its session ends; the next live refresh must lead to the login page."""
     context = contexts.new()

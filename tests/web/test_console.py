@@ -179,3 +179,25 @@ def test_logout_ends_the_session(client: TestClient, agents: dict[str, int]) -> 
     token = csrf_of(client.get("/console").text)
     client.post("/console/logout", data={"csrf_token": token})
     assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_live_socket_stops_when_the_session_ends(
+    client: TestClient, db: Database, agents: dict[str, int], monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from starlette.websockets import WebSocketDisconnect
+
+    from sangdam.web import console
+
+    monkeypatch.setattr(console, "SESSION_RECHECK_SECONDS", 0.0)
+    login(client, "pay", PASSWORD)
+    with client.websocket_connect("/console/ws") as ws:
+        assert ws.receive_json()["kind"] == "hello"
+        with db.transaction() as s:
+            s.execute(update(AgentSession).values(expires_at=now() - timedelta(minutes=1)))
+        file_inquiry(TestClient(client.app))  # an event this agent could otherwise see
+        try:
+            while True:
+                frame = ws.receive_json()
+                assert frame["kind"] not in ("conversation.created", "message.created"), frame
+        except WebSocketDisconnect as exc:
+            assert exc.code == 4401

@@ -7,7 +7,6 @@ Both pass text through the privacy guard before anything is stored.
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from sangdam.conversations.attachments import CheckedAttachment, check_attachments, store
 from sangdam.conversations.schemas import InboundMessage, InquiryCreate
+from sangdam.core import cache
 from sangdam.core.clock import now, to_seoul
 from sangdam.core.db import queue_event
 from sangdam.core.errors import Conflict, Forbidden, InputError, NotFound
@@ -66,32 +66,26 @@ class TopicRef:
     priority: int
 
 
-_TOPIC_TTL_SECONDS = 10.0
-_topic_cache: dict[str, tuple[float, TopicRef | None]] = {}
-
-
 def topic_by_code(session: Session, code: str | None) -> TopicRef | None:
-    """The active topic with this code (kept 10 s in memory: an admin's change applies within that)."""
+    """The active topic with this code (cached a few seconds: an admin's change applies within that)."""
     if not code:
         return None
-    stamp = time.monotonic()
-    cached = _topic_cache.get(code)
-    if cached is not None and stamp - cached[0] < _TOPIC_TTL_SECONDS:
-        ref = cached[1]
-    else:
+
+    def load() -> TopicRef | None:
         row = session.execute(
             select(Topic.id, Topic.code, Topic.priority).where(Topic.code == code, Topic.active.is_(True))
         ).first()
-        ref = TopicRef(row.id, row.code, row.priority) if row else None
-        _topic_cache[code] = (stamp, ref)
+        return TopicRef(row.id, row.code, row.priority) if row else None
+
+    ref = cache.cached(session, ("topic", code), load)
     if ref is None:
         raise InputError("topic", "문의 유형을 선택해 주세요.", "Please choose a valid topic.")
     return ref
 
 
-def forget_topics() -> None:
-    """Drop the topic cache (after an admin changes the taxonomy in this process)."""
-    _topic_cache.clear()
+def forget_topics(session: Session | None = None) -> None:
+    """Drop cached topics (after an admin changes the taxonomy)."""
+    cache.forget(session, "topic")
 
 
 def _event(kind: str, conversation: Conversation, **data: object) -> Event:

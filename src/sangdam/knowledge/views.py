@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from sangdam.conversations.taxonomy import TAXONOMY
 from sangdam.core import signing
 from sangdam.core.db import Database
 from sangdam.core.errors import Forbidden, InputError, SangdamError
+from sangdam.core.settings import Settings
 from sangdam.knowledge import actions, queries
 from sangdam.knowledge.actions import FIELD_LABELS_KO
 from sangdam.knowledge.index import Hit
@@ -100,7 +102,9 @@ def _portal(templates: Any, request: Request, name: str, context: dict[str, Any]
     return render(templates, request, name, {"_": _translator(language(request)), **context}, status_code)
 
 
-def _console(templates: Any, request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+def _console(
+    templates: Jinja2Templates, request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
     base = {"lang": "ko", "csrf_token": csrf_for_page(request), "kb_nav": _NAV}
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
@@ -189,7 +193,7 @@ def faq_search(request: Request, templates: TemplatesDep, db: DbDep, settings: S
     return _portal(templates, request, "knowledge/faq_search.html", context)
 
 
-def _voted(request: Request, settings: SettingsDep) -> list[str]:
+def _voted(request: Request, settings: Settings) -> list[str]:
     value = signing.unsign(settings.resolved_secret_key(), VOTED_PURPOSE, request.cookies.get(VOTED_COOKIE))
     return [v for v in value.split(",") if v] if value else []
 
@@ -502,7 +506,7 @@ async def console_delete(
 def _synonyms_page(
     request: Request,
     ctx: AgentContext,
-    templates: Any,
+    templates: Jinja2Templates,
     db: Database,
     *,
     form: dict[str, str],

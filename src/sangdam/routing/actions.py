@@ -31,6 +31,7 @@ built from the locked rows for each dispatch.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sangdam.core import cache
 from sangdam.core.clock import as_utc
 from sangdam.core.clock import now as clock_now
 from sangdam.core.db import queue_event
@@ -221,6 +223,7 @@ def create_queue(
         queue.topics.append(RoutingQueueTopic(topic_id=topic.id))
     session.add(queue)
     session.flush()
+    forget_queues(session)
     return queue
 
 
@@ -255,24 +258,47 @@ def seed_queues(session: Session) -> int:
     return added
 
 
-def queue_for(session: Session, conversation: Conversation) -> RoutingQueue:
+@dataclass(frozen=True, slots=True)
+class QueueRef:
+    """What enqueueing needs of a queue (kept 10 s in memory: admins' queue changes apply within that)."""
+
+    id: int
+    code: str
+
+
+def forget_queues(session: Session | None = None) -> None:
+    cache.forget(session, "queue")
+
+
+def queue_for(session: Session, conversation: Conversation) -> QueueRef:
     """The queue of the conversation's topic if it serves its channel, else the default queue."""
-    if conversation.topic_id is not None:
-        queue = session.execute(
-            select(RoutingQueue)
+    topic_id, channel = conversation.topic_id, conversation.channel
+    ref = cache.cached(session, ("queue", topic_id, channel), lambda: _find_queue(session, topic_id, channel))
+    if ref is None:
+        raise NotFound("상담을 배정할 대기열이 없습니다.", "No queue takes this conversation.", code="no_queue")
+    return ref
+
+
+def _find_queue(session: Session, topic_id: int | None, channel: str) -> QueueRef | None:
+    def serves(channels: list[str] | None) -> bool:
+        return not channels or channel in channels
+
+    if topic_id is not None:
+        row = session.execute(
+            select(RoutingQueue.id, RoutingQueue.code, RoutingQueue.channels)
             .join(RoutingQueueTopic, RoutingQueueTopic.queue_id == RoutingQueue.id)
-            .where(RoutingQueueTopic.topic_id == conversation.topic_id, RoutingQueue.active.is_(True))
-        ).scalar_one_or_none()
-        if queue is not None and queue.serves(conversation.channel):
-            return queue
-    for queue in session.execute(
-        select(RoutingQueue)
+            .where(RoutingQueueTopic.topic_id == topic_id, RoutingQueue.active.is_(True))
+        ).first()
+        if row is not None and serves(row.channels):
+            return QueueRef(row.id, row.code)
+    for row in session.execute(
+        select(RoutingQueue.id, RoutingQueue.code, RoutingQueue.channels)
         .where(RoutingQueue.is_default.is_(True), RoutingQueue.active.is_(True))
         .order_by(RoutingQueue.id)
-    ).scalars():
-        if queue.serves(conversation.channel):
-            return queue
-    raise NotFound("상담을 배정할 대기열이 없습니다.", "No queue takes this conversation.", code="no_queue")
+    ):
+        if serves(row.channels):
+            return QueueRef(row.id, row.code)
+    return None
 
 
 def _queue_by_code(session: Session, code: str) -> RoutingQueue:
@@ -317,20 +343,23 @@ def enqueue(
         created_at=at,
         updated_at=at,
     )
-    try:
-        with session.begin_nested():  # another worker may enqueue the same conversation at once
-            session.add(entry)
-            session.flush()
-    except IntegrityError:
-        raced = _lock_entry(session, conversation.id)
-        if raced is None:
-            raise
-        return raced
+    if session.get_bind().dialect.name == "sqlite":
+        session.add(entry)  # SQLite's write lock (BEGIN IMMEDIATE) already keeps other writers out
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():  # another worker may enqueue the same conversation at once
+                session.add(entry)
+                session.flush()
+        except IntegrityError:
+            raced = _lock_entry(session, conversation.id)
+            if raced is None:
+                raise
+            return raced
     conversation.priority = priority
     conversation.status = ConversationStatus.QUEUED
     conversation.assignee_id = None
     conversation.updated_at = at
-    session.flush()
     _log(session, conversation.id, "queued", None, queue=queue.code, priority=priority)
     queue_event(session, _routing_event("queued", entry, queue=queue.code))
     queue_event(session, _conversation_event(conversation))

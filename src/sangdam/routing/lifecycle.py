@@ -29,7 +29,7 @@ from sangdam.core.db import queue_event
 from sangdam.core.errors import NotFound
 from sangdam.models import Agent, Conversation
 from sangdam.models.base import ConversationStatus
-from sangdam.models.routing import EntryState, OfferOutcome, RoutingEntry, RoutingQueue
+from sangdam.models.routing import EntryState, OfferOutcome, RoutingEntry
 from sangdam.routing.actions import (
     _back_to_waiting,
     _close_offer,
@@ -54,13 +54,14 @@ def follow(session: Session, conversation: Conversation, now: datetime | None = 
     status = conversation.status
     if status == ConversationStatus.BOT:
         return None
+    entry = _lock(session, conversation)
     if status in CLOSED:
         release(session, conversation.id, at)
         return None
     try:
         if conversation.assignee_id is not None:
-            return _claim(session, conversation, conversation.assignee_id, at)
-        return _to_queue(session, conversation, at)
+            return _claim(session, conversation, entry, conversation.assignee_id, at)
+        return _to_queue(session, conversation, entry, at)
     except NotFound as exc:
         if exc.code != "no_queue":
             raise
@@ -72,7 +73,7 @@ def retarget(session: Session, conversation: Conversation, now: datetime | None 
     """After a topic change: a waiting (or ringing) conversation moves to its topic's queue, keeping its
     place in time; an escalated one stays with the supervisors; an assigned one stays with its agent."""
     at = _now(now)
-    entry = _lock_entry(session, conversation.id)
+    entry = _lock(session, conversation)
     if entry is None or entry.escalated or entry.state == EntryState.ASSIGNED:
         return entry
     session.flush()
@@ -110,21 +111,21 @@ def retarget(session: Session, conversation: Conversation, now: datetime | None 
     return entry
 
 
-def _lock_agents(session: Session, *agent_ids: int | None) -> None:
-    """Lock order everywhere: the agents (by id), then the entry, as dispatch and release do."""
-    for agent_id in sorted({a for a in agent_ids if a is not None}):
-        session.execute(select(Agent.id).where(Agent.id == agent_id).with_for_update())
+def _lock(session: Session, conversation: Conversation) -> RoutingEntry | None:
+    """Lock in the order routing uses everywhere: the agents (the one holding the entry and the new
+    assignee, by id), then the entry, then the conversation. The conversation's pending changes are
+    not flushed (its row not locked) until the routing rows are held, so a concurrent accept, status
+    change or dispatch waits instead of deadlocking with this transaction."""
+    with session.no_autoflush:
+        holder = session.execute(
+            select(RoutingEntry.agent_id).where(RoutingEntry.conversation_id == conversation.id)
+        ).scalar_one_or_none()
+        for agent_id in sorted({a for a in (holder, conversation.assignee_id) if a is not None}):
+            session.execute(select(Agent.id).where(Agent.id == agent_id).with_for_update())
+        return _lock_entry(session, conversation.id)
 
 
-def _holder(session: Session, conversation_id: int) -> int | None:
-    return session.execute(
-        select(RoutingEntry.agent_id).where(RoutingEntry.conversation_id == conversation_id)
-    ).scalar_one_or_none()
-
-
-def _to_queue(session: Session, conversation: Conversation, at: datetime) -> RoutingEntry:
-    _lock_agents(session, _holder(session, conversation.id))
-    entry = _lock_entry(session, conversation.id)
+def _to_queue(session: Session, conversation: Conversation, entry: RoutingEntry | None, at: datetime) -> RoutingEntry:
     if entry is None:
         return enqueue(session, conversation, at)
     if entry.state == EntryState.ASSIGNED:
@@ -137,9 +138,9 @@ def _to_queue(session: Session, conversation: Conversation, at: datetime) -> Rou
     return entry
 
 
-def _claim(session: Session, conversation: Conversation, agent_id: int, at: datetime) -> RoutingEntry:
-    _lock_agents(session, agent_id, _holder(session, conversation.id))
-    entry = _lock_entry(session, conversation.id)
+def _claim(
+    session: Session, conversation: Conversation, entry: RoutingEntry | None, agent_id: int, at: datetime
+) -> RoutingEntry:
     if entry is None:
         return _new_assigned_entry(session, conversation, agent_id, at)
     if entry.state == EntryState.ASSIGNED and entry.agent_id == agent_id:
@@ -165,7 +166,7 @@ def _claim(session: Session, conversation: Conversation, agent_id: int, at: date
 
 def _new_assigned_entry(session: Session, conversation: Conversation, agent_id: int, at: datetime) -> RoutingEntry:
     """A conversation never routed (or released and reopened with its agent) now counts against them."""
-    queue: RoutingQueue = queue_for(session, conversation)
+    queue = queue_for(session, conversation)
     entry = RoutingEntry(
         conversation_id=conversation.id,
         queue_id=queue.id,
@@ -187,6 +188,6 @@ def _new_assigned_entry(session: Session, conversation: Conversation, agent_id: 
         raced = _lock_entry(session, conversation.id)
         if raced is None:
             raise
-        return _claim(session, conversation, agent_id, at)
+        return _claim(session, conversation, raced, agent_id, at)
     queue_event(session, _routing_event("assigned", entry, queue=queue.code, reason="manual"))
     return entry

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlparse
@@ -486,6 +487,9 @@ def _visible_event(agent: Agent, kind: str, data: dict[str, Any], skill_topics: 
     return topic is None or topic in skill_topics
 
 
+SESSION_RECHECK_SECONDS = 5.0
+
+
 @router.websocket("/ws")
 async def live(websocket: WebSocket) -> None:
     """Live events for an open console: only what this agent may see, as small JSON messages."""
@@ -510,11 +514,30 @@ async def live(websocket: WebSocket) -> None:
     await websocket.accept()
     subscription = app.state.bus.subscribe()
 
+    token = websocket.cookies.get(SESSION_COOKIE)
+    checked_at = time.monotonic()
+
+    def signed_in() -> bool:
+        try:
+            with db.transaction() as session:
+                load_session(session, app.state.settings, token)
+        except Unauthorized:
+            return False
+        return True
+
     async def pump() -> None:
+        nonlocal checked_at
         while True:
             event = await subscription.get()
-            if _visible_event(agent, event.kind, event.data, skill_topics):
-                await websocket.send_json({"kind": event.kind, "data": event.data, "id": event.id})
+            if not _visible_event(agent, event.kind, event.data, skill_topics):
+                continue
+            # A session that ended (logout, expiry, deactivation) stops receiving at once.
+            if time.monotonic() - checked_at > SESSION_RECHECK_SECONDS:
+                if not await asyncio.to_thread(signed_in):
+                    await websocket.close(code=4401)
+                    return
+                checked_at = time.monotonic()
+            await websocket.send_json({"kind": event.kind, "data": event.data, "id": event.id})
 
     sender = asyncio.create_task(pump())
     try:

@@ -42,6 +42,8 @@ EN: dict[str, str] = {
     "상담원": "Agent",
     "안내": "Notice",
     "챗봇": "Bot",
+    "채팅 상담": "Chat",
+    "콜백 예약": "Request a call back",
 }
 
 

@@ -256,7 +256,7 @@ def test_chat_socket_typing_reads_and_new_chats(web: TestClient, db: Database, m
         other = queued_chat(db)
         assert dispatch(db) == [(other, me)]
         frame = receive_until(ws, "chats")
-        assert frame["data"] == {"chats": [cid], "offers": [other]}
+        assert frame["data"] == {"chats": [cid], "offers": [other], "ended": []}
 
         # The customer writes: the agent's page gets the message event.
         with db.transaction() as s:
@@ -297,3 +297,22 @@ def test_watch_a_chat_not_held(web: TestClient, db: Database, me: int) -> None:
             assert conversation is not None
             service.publish_typing(web.app.state.bus, service.ConversationRef.of(conversation), "customer", True)
         assert receive_until(ws, "chat.typing")["data"]["side"] == "customer"
+
+
+def test_a_chat_the_customer_ends_is_shown_as_ended(web: TestClient, db: Database, me: int) -> None:
+    """The page learns the chat ended (it keeps the panel, marked) rather than that it was handed on."""
+    cid = held_chat(db, me)
+    login(web, "me", PASSWORD)
+    with web.websocket_connect("/console/chat-ws") as ws:
+        assert ws.receive_json()["data"]["chats"] == [cid]
+        with db.transaction() as s:
+            conversation = s.get(Conversation, cid)
+            assert conversation is not None
+            handle = service.ChatHandle("t", "v", conversation_id=cid)
+            service.close_by_customer(s, handle)
+        frames = []
+        while not frames or frames[-1]["kind"] != "chats":
+            frames.append(ws.receive_json())
+        assert frames[-1]["data"] == {"chats": [], "offers": [], "ended": [cid]}  # ended, not handed on
+        closed = receive_until(ws, "conversation.updated")  # its last events still come
+        assert closed["data"]["status"] == "closed" and closed["data"]["closed_by"] == "customer"

@@ -8,7 +8,8 @@
   script) they answer JSON, otherwise they redirect back.
 - ``/console/chats/canned`` — 상용구: list, add, edit, retire.
 - ``WS /console/chat-ws`` — real time for the workspace. Server → page: ``hello`` {agent_id, chats,
-  offers}, ``chats`` {chats, offers} whenever that set changes, and the bus events of those chats
+  offers}, ``chats`` {chats, offers, ended} whenever that set changes (``ended``: chats that just
+  left it because they were closed or resolved, not handed on), and the bus events of those chats
   (``message.created``, ``chat.typing`` / ``chat.read`` / ``chat.presence`` of the customer,
   ``chat.rated``, ``conversation.updated``, ``routing.*``) as ``{kind, data, id}``. Page → server:
   ``{"type": "typing", "conversation_id", "typing"}``, ``{"type": "read", "conversation_id",
@@ -449,6 +450,7 @@ class _Watch:
         self.held: set[int] = set()
         self.offered: set[int] = set()
         self.extra: set[int] = set()
+        self.ended: set[int] = set()  # chats that left the held set because they ended
 
     def refresh(self) -> bool:
         with self.db.session() as session:
@@ -457,6 +459,16 @@ class _Watch:
                 raise Unauthorized("로그인이 필요합니다.", "Please sign in.")
             held = {c.id for c in chat.my_chats(session, agent)}
             offered = {o.conversation.id for o in chat.my_offers(session, agent)}
+            left = self.held - held
+            if left:
+                statuses = session.execute(
+                    select(Conversation.id, Conversation.status).where(Conversation.id.in_(left))
+                ).all()
+                self.ended = {cid for cid, status in statuses if status in ("resolved", "closed")}
+            else:
+                self.ended = set()
+        # A chat that left still gets its last events (its end, the customer's rating) on this page.
+        self.extra |= left
         changed = held != self.held or offered != self.offered
         self.held, self.offered = held, offered
         return changed
@@ -475,7 +487,7 @@ class _Watch:
         return self.held | self.offered | self.extra
 
     def snapshot(self) -> dict[str, Any]:
-        return {"chats": sorted(self.held), "offers": sorted(self.offered)}
+        return {"chats": sorted(self.held), "offers": sorted(self.offered), "ended": sorted(self.ended)}
 
     def concerns_me(self, event: Event) -> bool:
         data = event.data
@@ -541,16 +553,23 @@ async def chat_socket(websocket: WebSocket) -> None:
     async def pump() -> None:
         while True:
             event = await subscription.get()
-            if event.kind.startswith(ROUTING_EVENTS_FOR_SET) or event.kind == "conversation.updated":
-                cid = event.conversation_id or event.data.get("conversation_id")
-                if (watch.concerns_me(event) or cid in watch.all) and await asyncio.to_thread(watch.refresh):
-                    await send({"kind": "chats", "data": watch.snapshot()})
+            cid = event.conversation_id or event.data.get("conversation_id")
+            # The event first (a chat that ended shows it), then the new set of chats if it changed.
+            relevant = watch.concerns_me(event) or cid in watch.all
             if watch.forward(event):
                 await send({"kind": event.kind, "data": event.data, "id": event.id})
+            changes_set = event.kind.startswith(ROUTING_EVENTS_FOR_SET) or event.kind == "conversation.updated"
+            if changes_set and relevant and await asyncio.to_thread(watch.refresh):
+                await send({"kind": "chats", "data": watch.snapshot()})
 
     sender = asyncio.create_task(pump())
     try:
-        await send({"kind": "hello", "data": {"agent_id": agent_id, **watch.snapshot()}})
+        await send(
+            {
+                "kind": "hello",
+                "data": {"agent_id": agent_id, "chats": sorted(watch.held), "offers": sorted(watch.offered)},
+            }
+        )
         while True:
             raw = await websocket.receive_text()
             try:

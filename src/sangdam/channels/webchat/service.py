@@ -39,7 +39,7 @@ from email.utils import formataddr, make_msgid
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from sangdam.conversations.actions import new_receipt_number, receive_inbound
 from sangdam.conversations.attachments import AttachmentUpload
@@ -241,7 +241,7 @@ def open_chat(
 def _ensure_conversation(session: Session, settings: Settings, handle: ChatHandle) -> Conversation:
     """The handle's conversation, opened now (status ``bot``) at the customer's first message."""
     if handle.conversation_id is not None:
-        conversation = session.get(Conversation, handle.conversation_id)
+        conversation = session.get(Conversation, handle.conversation_id, options=_LEAN)
         if conversation is None:
             raise NotFound("상담 내역을 찾을 수 없습니다.", "Conversation not found.")
         return conversation
@@ -335,9 +335,19 @@ def _check_client_id(client_id: str) -> str:
 
 
 def _existing(session: Session, channel_message_id: str) -> Message | None:
-    return session.execute(
-        select(Message).where(Message.channel == CHANNEL, Message.channel_message_id == channel_message_id)
+    found = session.execute(
+        select(Message.id).where(Message.channel == CHANNEL, Message.channel_message_id == channel_message_id)
     ).scalar_one_or_none()
+    return session.get(Message, found) if found is not None else None
+
+
+# What a customer's message needs of its conversation: the customer, not the agent's skills and
+# capacities nor the customer's contact points (each a query of its own).
+_LEAN = (
+    lazyload(Conversation.assignee),
+    lazyload(Conversation.topic),
+    joinedload(Conversation.customer).lazyload(Customer.contact_points),
+)
 
 
 def _ended(conversation: Conversation) -> None:

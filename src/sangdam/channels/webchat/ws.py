@@ -80,8 +80,11 @@ def _error_frame(error: SangdamError, client_id: str | None = None) -> dict[str,
     }
 
 
-def message_frame(message: Message, visitor: str) -> dict[str, Any]:
-    """A stored message as the customer sees it (already masked; no internal ids but the message's)."""
+def message_frame(message: Message, visitor: str, *, with_attachments: bool = True) -> dict[str, Any]:
+    """A stored message as the customer sees it (already masked; no internal ids but the message's).
+
+    ``with_attachments=False`` when the caller knows there are none (saves reading them).
+    """
     frame: dict[str, Any] = {
         "type": "message",
         "id": message.id,
@@ -90,7 +93,7 @@ def message_frame(message: Message, visitor: str) -> dict[str, Any]:
         "created_at": message.created_at.isoformat(),
         "attachments": [
             {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
-            for a in message.attachments
+            for a in (message.attachments if with_attachments else ())
         ],
     }
     if message.sender_kind == "customer":
@@ -102,9 +105,16 @@ def message_frame(message: Message, visitor: str) -> dict[str, Any]:
     return frame
 
 
-def status_frame(status: str, language: str, rated: bool | None = None) -> dict[str, Any]:
+def status_frame(ref: ConversationRef, rated: bool | None = None) -> dict[str, Any]:
+    status, language = ref.status, ref.language
     label = STATUS_LABELS_EN.get(status, status) if language == "en" else STATUS_LABELS_KO.get(status, status)
-    frame: dict[str, Any] = {"type": "status", "status": status, "label": label, "ended": status in service.ENDED}
+    frame: dict[str, Any] = {
+        "type": "status",
+        "status": status,
+        "label": label,
+        "ended": status in service.ENDED,
+        "receipt_number": ref.receipt_number,
+    }
     if rated is not None:
         frame["rated"] = rated
     return frame
@@ -173,7 +183,7 @@ class CustomerConnection:
         if self.status_sent == ConversationStatus.QUEUED:
             self.last_queue = None
         self.status_sent = self.ref.status
-        self.frames.append(status_frame(self.ref.status, self.ref.language))
+        self.frames.append(status_frame(self.ref))
         self.wake.set()
 
     def push_queue(self, info: service.QueueInfo | None) -> None:
@@ -220,7 +230,9 @@ class CustomerConnection:
         sent = frozenset(self.sent)
 
         def read() -> list[dict[str, Any]]:
-            with self.hub.db.session() as session:
+            # A transaction, not a bare session: on SQLite every BEGIN takes the write lock, and
+            # Database.transaction() queues this process's threads for it instead of SQLite's busy wait.
+            with self.hub.db.transaction() as session:
                 return frames_after(session)
 
         def frames_after(session: Session) -> list[dict[str, Any]]:
@@ -366,7 +378,7 @@ class ChatHub:
 
     def _queue_infos(self, conversation_ids: list[int]) -> dict[int, service.QueueInfo | None]:
         out: dict[int, service.QueueInfo | None] = {}
-        with self.db.session() as session:
+        with self.db.transaction() as session:
             slots = service.chat_slots(session)
             for cid in conversation_ids:
                 room = self.rooms.get(cid)
@@ -472,7 +484,7 @@ async def customer_socket(websocket: WebSocket) -> None:
             await conn.deliver_new()
             assert conn.ref is not None
             conn.status_sent = conn.ref.status
-            await conn.send(status_frame(conn.ref.status, conn.ref.language, welcome["rated"]))
+            await conn.send(status_frame(conn.ref, welcome["rated"]))
             if welcome["agent_read"]:
                 await conn.send({"type": "read", "side": "agent", "message_id": welcome["agent_read"]})
             hub.queue_dirty.set()
@@ -583,7 +595,8 @@ async def _post(conn: CustomerConnection, kind: str, frame: dict[str, Any], clie
             attachments=uploads,
         )
         session.flush()
-        return result, ConversationRef.of(result.conversation), message_frame(result.message, handle.visitor)
+        stored = message_frame(result.message, handle.visitor, with_attachments=bool(uploads) or result.duplicate)
+        return result, ConversationRef.of(result.conversation), stored
 
     conn.inflight.add(client_id)
     try:

@@ -141,6 +141,10 @@
   function syncChats(data) {
     held = new Set(data.chats || []);
     if (loadCount) loadCount.textContent = String(held.size + (data.offers || []).length);
+    (data.ended || []).forEach((id) => {
+      const panel = panelOf(id);
+      if (panel) showStatus(panel, "closed"); // ended, not handed on: stays until dismissed
+    });
     if (!only) {
       held.forEach((id) => { if (!panelOf(id)) addPanel(id); });
       allPanels().forEach((panel) => {

@@ -25,14 +25,16 @@
   async function refreshRows() {
     const query = rows.dataset.query ? "?" + rows.dataset.query : "";
     const res = await fetch("/console/inbox/rows" + query, { credentials: "same-origin" });
+    if (res.redirected || res.status === 401 || res.url.includes("/console/login")) {
+      window.location = "/console/login?expired=1";
+      return;
+    }
     if (res.status === 200) {
       const before = new Set([...rows.querySelectorAll("tr[data-id]")].map((r) => r.dataset.id));
       rows.innerHTML = await res.text();
       rows.querySelectorAll("tr[data-id]").forEach((r) => { if (!before.has(r.dataset.id)) r.classList.add("new"); });
       const total = document.getElementById("inbox-total");
       if (total) total.textContent = rows.querySelectorAll("tr[data-id]").length + "건";
-    } else if (res.redirected || res.status === 401) {
-      window.location = "/console/login?expired=1";
     }
   }
 

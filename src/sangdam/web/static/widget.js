@@ -304,15 +304,15 @@
   }
 
   function insertOrdered(row, id) {
+    // Before the first message with a larger id (a late commit), else at the end; the greeting stays first.
     var rows = log.querySelectorAll(".row[data-id]");
-    for (var i = rows.length - 1; i >= 0; i--) {
-      if (Number(rows[i].getAttribute("data-id")) < id) {
-        rows[i].parentNode.insertBefore(row, rows[i].nextSibling);
-        movePendingLast();
+    for (var i = 0; i < rows.length; i++) {
+      if (Number(rows[i].getAttribute("data-id")) > id) {
+        log.insertBefore(row, rows[i]);
         return;
       }
     }
-    log.insertBefore(row, log.firstChild);
+    log.appendChild(row);
     movePendingLast();
   }
 
@@ -559,6 +559,7 @@
         break;
       case "status":
         state.status = frame.status;
+        if (frame.receipt_number) subtitle.textContent = frame.receipt_number;
         if (frame.rated !== undefined) state.rated = frame.rated;
         if (frame.status !== "queued") queueBox.classList.add("hidden");
         endButton.classList.toggle("hidden", frame.ended || frame.status === "bot");
