@@ -195,6 +195,8 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
             ).scalar_one_or_none()
 
     at = now()
+    # An ongoing conversation that keeps its status and agent is already routed as it should be.
+    before = (conversation.status, conversation.assignee_id) if conversation is not None else None
     if conversation is None:
         masked_subject = mask_sensitive(inbound.subject.strip()).text[:200]
         conversation = Conversation(
@@ -273,7 +275,8 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
     queue_event(session, _event("message.created", conversation, message_id=message.id, sender_kind="customer"))
     if notice is not None:
         queue_event(session, _event("message.created", conversation, message_id=notice.id, sender_kind="system"))
-    routing.follow(session, conversation, at)  # queued (new, reopened, no agent) or back with its agent
+    if created or (conversation.status, conversation.assignee_id) != before:
+        routing.follow(session, conversation, at)  # queued (new, reopened, no agent) or back with its agent
     return InboundResult(conversation, message, created, False)
 
 

@@ -68,6 +68,11 @@ class Subscription:
         self.close()
 
 
+def _offer_all(subscribers: list[Subscription], item: Event) -> None:
+    for sub in subscribers:
+        sub._offer(item)
+
+
 class EventBus:
     """In-process fan-out to local subscribers."""
 
@@ -91,17 +96,24 @@ class EventBus:
     def _deliver_locally(self, item: Event) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
+        # One hand-off per event loop, not per subscriber: a process with a hundred open consoles
+        # wakes its loop once for each event.
+        by_loop: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
         for sub in subscribers:
-            if sub.loop.is_closed():
-                continue
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is sub.loop:
-                sub._offer(item)
+            if not sub.loop.is_closed():
+                by_loop.setdefault(sub.loop, []).append(sub)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, subs in by_loop.items():
+            if loop is running:
+                _offer_all(subs, item)
             else:
-                sub.loop.call_soon_threadsafe(sub._offer, item)
+                try:
+                    loop.call_soon_threadsafe(_offer_all, subs, item)
+                except RuntimeError:  # the loop closed meanwhile
+                    continue
 
     async def start(self) -> None:
         """Start listening to peers (nothing to do in-process)."""

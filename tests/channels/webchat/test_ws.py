@@ -340,14 +340,14 @@ def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]
     return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, events: str = "redis") -> None:
     deadline = time.time() + 90
     while time.time() < deadline:
         if process.poll() is not None:
             raise AssertionError(log.read_text())
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                if json.loads(response.read())["events"] == "redis":
+                if json.loads(response.read())["events"] == events:
                     return
         except (OSError, ValueError):
             pass
@@ -358,6 +358,7 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
 @needs_postgres
 @needs_redis
 @pytest.mark.postgres
+@pytest.mark.redis
 @pytest.mark.timeout(240)
 def test_two_workers_share_a_chat_through_postgres_and_redis(tmp_path: Path) -> None:
     from websockets.sync.client import connect
@@ -431,3 +432,74 @@ def test_two_workers_share_a_chat_through_postgres_and_redis(tmp_path: Path) -> 
             except subprocess.TimeoutExpired:
                 process.kill()
         drop_postgres_database(url)
+
+
+@pytest.mark.timeout(180)
+def test_a_chat_survives_a_server_restart(tmp_path: Path) -> None:
+    """Everything is in the database: after a restart the same token resumes the same chat."""
+    from websockets.sync.client import connect
+
+    from sangdam.cli import prepare_database
+    from sangdam.core.events import EventBus
+    from tests.channels.webchat.conftest import _set_chat_hours
+
+    data = tmp_path / "data"
+    url = f"sqlite:///{data / 'sangdam.db'}"
+    setup = Database(url, EventBus())
+    prepare_database(setup)
+    from datetime import time as clock
+
+    _set_chat_hours(setup, [(d, clock(0), clock(0)) for d in range(7)])
+    setup.dispose()
+    env = {
+        **os.environ,
+        "SANGDAM_DATA_DIR": str(data),
+        "SANGDAM_SECRET_KEY": "restart",
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[3] / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    env.pop("SANGDAM_REDIS_URL", None)
+    env.pop("SANGDAM_DATABASE_URL", None)
+    port = free_port()
+
+    def recv(ws: Any) -> Frame:
+        return json.loads(ws.recv(timeout=20))
+
+    def until(ws: Any, done: Callable[[list[Frame]], bool]) -> list[Frame]:
+        frames: list[Frame] = []
+        while not done(frames):
+            frames.append(recv(ws))
+        return frames
+
+    first = _serve(port, env, tmp_path / "first.log")
+    try:
+        _wait_ready(port, first, tmp_path / "first.log", events="memory")
+        with connect(f"ws://127.0.0.1:{port}/chat/ws") as ws:
+            ws.send(json.dumps({"type": "hello", "token": None, "after": 0, "language": "ko"}))
+            token = recv(ws)["token"]
+            ws.send(json.dumps({"type": "quick_reply", "client_id": "c1", "value": "agent"}))
+            ws.send(json.dumps({"type": "message", "client_id": "c2", "body": "재시작 전 메시지"}))
+            before = until(ws, has("ack", client_id="c2"))
+    finally:
+        first.terminate()
+        first.wait(timeout=15)
+    second = _serve(port, env, tmp_path / "second.log")
+    try:
+        _wait_ready(port, second, tmp_path / "second.log", events="memory")
+        with connect(f"ws://127.0.0.1:{port}/chat/ws") as ws:
+            ws.send(json.dumps({"type": "hello", "token": token, "after": 0, "language": "ko"}))
+            welcome = recv(ws)
+            assert welcome["resumed"] and welcome["status"] == "queued"
+            ws.send(json.dumps({"type": "message", "client_id": "c2", "body": "재시작 전 메시지"}))  # resent
+            after = until(ws, lambda fs: has("ack", client_id="c2")(fs) and has("queue")(fs))
+    finally:
+        second.terminate()
+        second.wait(timeout=15)
+    ack = next(f for f in after if f["type"] == "ack")
+    assert ack["duplicate"] is True
+    ids_before = {m["id"] for m in messages(before)}
+    history = [f for f in after if f["type"] == "message"]
+    assert {m["id"] for m in history} >= ids_before
+    assert [m["body"] for m in history if m["sender"] == "customer"] == ["상담원 연결", "재시작 전 메시지"]
+    assert next(f for f in after if f["type"] == "queue")["position"] == 1

@@ -35,7 +35,8 @@ Every chat event's ``data`` carries the conversation fields the console filters 
     (detected, may be None), ``confidence``. ``routing.queued`` follows; the console shows the bot
     transcript from the conversation's messages.
 ``chat.presence``
-    ``online`` (bool), ``connections`` (the customer's open sockets on the publishing worker).
+    ``online`` (bool), ``connections`` (the customer's open sockets for that chat on the publishing
+    worker, after the change).
 ``chat.left_message``
     out of hours, the customer left a message: the chat became an inquiry (status ``queued``, in
     the inbox, not routed live) with ``contact_phone`` and consent; ``receipt_number`` to look it up.
@@ -56,10 +57,17 @@ with the same id is stored once and acknowledged again):
 - ``{"type": "message", "client_id": str, "body": str}``
 - ``{"type": "quick_reply", "client_id": str, "value": "helpful" | "other" | "agent"}``
 - ``{"type": "topic", "client_id": str, "code": str}`` — the customer picked a topic.
+- ``{"type": "attachment", "client_id": str, "filename": str, "data": base64, "body": str?}`` — checked
+  like an inquiry's files (count, size, real type); ``{"type": "file", "id": int}`` asks for one of the
+  chat's attachments, answered with ``file`` {id, filename, content_type, data (base64)}.
 - ``{"type": "typing", "typing": bool}``; ``{"type": "read", "message_id": int}``; ``{"type": "ping"}``
 - ``{"type": "leave_message", "client_id", "name", "phone", "email"?, "body", "consent": bool}``
 - ``{"type": "close"}``; ``{"type": "rate", "score": 1-5, "comment": str}``;
   ``{"type": "transcript", "email": str}``
+
+A socket sends at most ``RATE_BURST`` messages at once, refilled at ``RATE_PER_S`` (``error``
+``too_many_requests``: the widget resends later). A message's ``ack`` carries the stored message
+(masked); the same message reaches the customer's other tabs as a ``message`` frame.
 
 Server → client:
 
@@ -69,7 +77,8 @@ Server → client:
   client_id?, agent_name?, quick_replies [..]?, attachments [..]}
 - ``ack`` {client_id, message_id, duplicate}; ``error`` {code, message, message_en, client_id?}
 - ``typing`` {side: "agent", typing}; ``read`` {side: "agent", message_id}
-- ``queue`` {position, state, wait_seconds, text}; ``status`` {status, label, ended (bool)}
+- ``queue`` {position, state, wait_seconds, text}; ``status`` {status, label, ended (bool),
+  receipt_number, rated? (on resume)}
 - ``offline`` {message, opens_at} (no agent now: offer to leave a message);
   ``left_message`` {receipt_number}; ``rated`` {score}; ``transcript`` {sent: bool}; ``pong``.
 """

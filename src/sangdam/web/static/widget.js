@@ -78,7 +78,7 @@
       var digits = cards[i].replace(/\D/g, "");
       if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) { kinds.push(T.warnCard); break; }
     }
-    if (/(cvc|cvv|보안\s*코드|뒷\s*면?\s*(번호|숫자)|뒤\s*3\s*자리)\D{0,12}\d{3,4}(?!\d)/i.test(text)) kinds.push(T.warnCvc);
+    if (/(cvc|cvv|보안\s*코드|뒷\s*면|뒤\s*3\s*자리|서명란)(?:\D|\d\s*자리){0,14}\d{3,4}(?!\d)/i.test(text)) kinds.push(T.warnCvc);
     if (/(비밀\s*번호|비번|패스워드|password|passwd|pin)\s*(은|는|이|가|:|=|is)?\s*(?=[A-Za-z0-9!@#$%^&*]*\d)[A-Za-z0-9!@#$%^&*]{4,}/i.test(text)) kinds.push(T.warnPassword);
     if (/(^|\D)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\s*-?\s*[1-8]\d{6}(?!\d)/.test(text)) kinds.push(T.warnRrn);
     return kinds;
