@@ -296,5 +296,5 @@ def test_an_agent_escalates_to_a_supervisor_who_gets_it(
     accepted = lead.post(f"/console/offers/{cid}/accept", data={"csrf_token": csrf_of(banner)}, follow_redirects=False)
     assert accepted.status_code == 303
     view = lead.get(accepted.headers["location"]).text
-    assert "같은 결제가 두 번 청구됐어요." in view and "escalated" in view
+    assert "같은 결제가 두 번 청구됐어요." in view and re.search(r"\d\d:\d\d 상급자 연결", view)  # in the history
     assert entry_state(db, cid) == ("assigned", agents["super"])

@@ -129,3 +129,21 @@ class ContactKind(StrEnum):
     EMAIL = "email"
     KAKAO = "kakao"
     WEB = "web"
+
+
+TIER_LABELS_KO = {"general": "일반", "gold": "골드", "vip": "VIP"}
+
+ACTIVITY_LABELS_KO = {
+    "created": "접수",
+    "queued": "대기열 등록",
+    "requeued": "대기열 복귀",
+    "offered": "상담원 연결 요청",
+    "assigned": "배정",
+    "transferred": "이관",
+    "unassigned": "배정 해제",
+    "topic_changed": "유형 변경",
+    "status": "상태 변경",
+    "reopened": "다시 열림",
+    "escalated": "상급자 연결",
+    "released": "배정 종료",
+}

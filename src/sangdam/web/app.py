@@ -24,11 +24,13 @@ from sangdam.core.events import EventBus, make_bus
 from sangdam.core.settings import Settings, get_settings
 from sangdam.customers.contact import display_phone, mask_phone
 from sangdam.models.base import (
+    ACTIVITY_LABELS_KO,
     AGENT_STATUS_LABELS_KO,
     CHANNEL_LABELS_KO,
     RANK_LABELS_KO,
     ROLE_LABELS_KO,
     STATUS_LABELS_KO,
+    TIER_LABELS_KO,
 )
 from sangdam.web.auth import CSRF_COOKIE, set_csrf_cookie
 
@@ -63,6 +65,8 @@ def make_templates() -> Jinja2Templates:
         RANK_LABELS=RANK_LABELS_KO,
         ROLE_LABELS=ROLE_LABELS_KO,
         AGENT_STATUS_LABELS=AGENT_STATUS_LABELS_KO,
+        TIER_LABELS=TIER_LABELS_KO,
+        ACTIVITY_LABELS=ACTIVITY_LABELS_KO,
         version=__version__,
     )
     return templates

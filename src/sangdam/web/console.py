@@ -428,11 +428,14 @@ async def accept_offer(conversation_id: int, request: Request, ctx: ConsoleAgent
     await _form(request, ctx)
     try:
         with db.transaction() as session:
-            routing.accept_offer(session, conversation_id, ctx.agent_id)
+            entry = routing.accept_offer(session, conversation_id, ctx.agent_id)
+            is_chat = entry.channel == "webchat"
     except SangdamError as error:
         if error.code not in OFFER_ERRORS:
             raise
         return RedirectResponse("/console?" + urlencode({"offer": error.code}), status_code=303)
+    if is_chat:  # a live chat opens in the chat workspace, beside the agent's other chats
+        return RedirectResponse(f"/console/chats/{conversation_id}", status_code=303)
     return _back(conversation_id, "상담이 연결되었습니다.")
 
 
