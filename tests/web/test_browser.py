@@ -13,6 +13,7 @@ Never downloads a browser: the tests skip, saying why, without ``/usr/bin/chromi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import socket
@@ -137,7 +138,6 @@ def _free_socket() -> socket.socket:
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     from sangdam.routing.agents import create_agent
-    from sangdam.web.app import create_app
 
     data_dir = tmp_path_factory.mktemp("browser") / "data"
     settings = Settings(data_dir=data_dir, secret_key="browser-test-secret", database_url=None, redis_url=None)
@@ -153,15 +153,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             skills={"payment_billing": 4, "other": 2},
         )
         create_agent(session, login="lead.browser", name="김민정", password=PASSWORD, role="supervisor", rank="lead")
-    app = create_app(settings, database=db, run_migrations=False)
+    with serve_in_thread(db, settings, "uvicorn-browser") as server:
+        yield server
 
+
+@contextlib.contextmanager
+def serve_in_thread(db: Database, settings: Settings, name: str) -> Iterator[LiveServer]:
+    """The real app on uvicorn, in a thread of this process, on a free port; stopped and disposed after."""
+    from sangdam.web.app import create_app
+
+    app = create_app(settings, database=db, run_migrations=False)
     sock = _free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-browser", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:

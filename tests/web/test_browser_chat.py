@@ -15,13 +15,10 @@ Screenshots: ``test-artifacts/screenshots/chat_*.png``.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import time as clock_time
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from sangdam.channels.webchat import agent_actions
@@ -40,10 +37,10 @@ from tests.web.test_browser import (
     TIMEOUT_MS,
     Contexts,
     LiveServer,
-    _free_socket,
     _skip_reason,
     browser,
     contexts,
+    serve_in_thread,
     shot,
     tiny_png,
 )
@@ -67,7 +64,6 @@ WIDGET = "[data-sangdam-chat-root]"
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     from sangdam.routing.agents import create_agent
-    from sangdam.web.app import create_app
 
     data_dir = tmp_path_factory.mktemp("browser-chat") / "data"
     settings = Settings(
@@ -108,28 +104,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             ),
             Actor("agent", agent.id),
         )
-    app = create_app(settings, database=db, run_migrations=False)
-
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-chat", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", db, settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
-        db.dispose()
+    with serve_in_thread(db, settings, "uvicorn-chat") as server:
+        yield server
 
 
 def watch_frames(page) -> list[str]:  # type: ignore[no-untyped-def]

@@ -11,12 +11,9 @@ The screenshot goes to ``test-artifacts/screenshots/console_offer.png``.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from sangdam.cli import prepare_database
@@ -30,12 +27,12 @@ from tests.web.test_browser import (
     PASSWORD,
     Contexts,
     LiveServer,
-    _free_socket,
     _skip_reason,
     browser,
     contexts,
     fill_inquiry,
     log_in,
+    serve_in_thread,
     shot,
     wait_for_greeting,
     watch_live,
@@ -55,7 +52,6 @@ AGENT_NAME = "정하은"
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     from sangdam.routing.agents import create_agent
-    from sangdam.web.app import create_app
 
     data_dir = tmp_path_factory.mktemp("browser-routing") / "data"
     settings = Settings(
@@ -71,28 +67,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         create_agent(
             session, login=AGENT_LOGIN, name=AGENT_NAME, password=PASSWORD, skills={"payment_billing": 4, "other": 2}
         )
-    app = create_app(settings, database=db, run_migrations=False)
-
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-routing", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", db, settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
-        db.dispose()
+    with serve_in_thread(db, settings, "uvicorn-routing") as server:
+        yield server
 
 
 def test_console_rings_for_an_offer_and_the_agent_accepts(contexts: Contexts, live_server: LiveServer) -> None:
