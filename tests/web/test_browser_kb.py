@@ -17,13 +17,13 @@ saying why, without ``/usr/bin/chromium`` or Playwright.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -35,40 +35,17 @@ from sangdam.core.events import EventBus
 from sangdam.core.settings import Settings
 from sangdam.models import Conversation
 from sangdam.models.knowledge import KbArticle, KbDeflection
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, _skip_reason
 
-try:
+with contextlib.suppress(ImportError):  # without playwright the module is skipped (see _skip_reason)
     from playwright.sync_api import expect, sync_playwright
-
-    PLAYWRIGHT_ERROR: str | None = None
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    PLAYWRIGHT_ERROR = f"playwright is not importable: {exc}"
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 ADMIN_LOGIN = "kb.admin"
 PASSWORD = "browser-kb-pass-2026"
 TIMEOUT_MS = 15_000
-
-
-def _skip_reason() -> str | None:
-    if PLAYWRIGHT_ERROR:
-        return PLAYWRIGHT_ERROR
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing (install Debian's chromium: `make browser`)"
-    return None
 
 
 pytestmark = [
