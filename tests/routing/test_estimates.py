@@ -4,10 +4,12 @@ import math
 import random
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from sangdam.core.clock import SEOUL
 from sangdam.routing.estimates import (
+    WAIT_GRID,
     BusySlot,
     ContactRecord,
     ContactWindow,
@@ -15,12 +17,16 @@ from sangdam.routing.estimates import (
     HandleTimeModel,
     WaitCalibrator,
     WaitMonitor,
+    attainable_share,
+    best_shares_within,
     best_time_to_contact,
     erlang_wait,
+    error_floor,
     expected_wait_for_newcomer,
     forecast_volumes,
     slots_wait,
     staffing_outlook,
+    wait_distribution,
     wait_message,
     wait_phrase,
 )
@@ -99,6 +105,66 @@ def test_slots_wait_edges() -> None:
     waits = [slots_wait(p, [BusySlot(60.0 * i) for i in range(8)], VOICE) for p in range(1, 12)]
     assert waits == sorted(waits)
     assert slots_wait(3, slots, VOICE, overtaking_per_s=0.05) > slots_wait(3, slots, VOICE)
+
+
+def test_free_by_is_free_within_for_many_times() -> None:
+    times = np.array([0.0, 5.0, 29.0, 31.0, 60.0, 200.0, 900.0])
+    chat = HandleTimeModel(600.0, 0.6)
+    slots = [
+        None,
+        BusySlot(10.0),
+        BusySlot(400.0, leaves_in_s=120.0),
+        BusySlot(20.0, after_call=True),
+        BusySlot(back_in_s=45.0),
+        BusySlot(1e6),  # far beyond any handle time: ends as soon as it can
+    ]
+    for model in (VOICE, chat):
+        for slot in slots:
+            expected = [model.free_within(slot, float(t)) for t in times]
+            assert model.free_by(slot, times) == pytest.approx(expected, abs=1e-9)
+
+
+def test_wait_distribution_is_the_one_slots_wait_takes_the_median_of() -> None:
+    slots = [BusySlot(e) for e in (10.0, 60.0, 150.0, 240.0, 420.0, 30.0)] + [BusySlot(5.0, after_call=True)]
+    for position in (1, 2, 4, 7):
+        cdf = wait_distribution(position, slots, VOICE)
+        assert cdf is not None
+        assert (np.diff(cdf) >= -1e-12).all()  # a distribution function
+        median_s = slots_wait(position, slots, VOICE)
+        assert float(np.interp(median_s, WAIT_GRID, cdf)) == pytest.approx(0.5, abs=0.03)
+    assert wait_distribution(8, slots, VOICE) is None  # beyond the first round the model gives only a mean
+    assert wait_distribution(1, [*slots, None], VOICE) == pytest.approx(np.ones_like(WAIT_GRID))  # a free slot
+
+
+def test_the_floor_of_a_memoryless_wait() -> None:
+    # The first in line behind agents who finish independently of how long they have been busy
+    # waits an exponential time: no estimate is within 20 % of it more than 14.8 % of the time,
+    # and the median relative error of any estimate is at least 63 %, whatever the mean.
+    for mean in (10.0, 30.0, 300.0):
+        shares = best_shares_within(1.0 - np.exp(-WAIT_GRID / mean))
+        assert attainable_share([shares], 0.2) == pytest.approx(0.148, abs=0.005)
+        assert error_floor([shares]) == pytest.approx(0.63, abs=0.011)
+    # A wait known to within the grid's 5 % is within 5 % of its estimate for sure. With one such
+    # wait to one memoryless wait, the certain one alone makes half; with one to two, the
+    # memoryless ones must each be within m a quarter of the time: m = 34 %.
+    certain = best_shares_within((np.arange(len(WAIT_GRID)) >= 100).astype(np.float64))
+    assert certain[4] == pytest.approx(1.0)
+    memoryless = best_shares_within(1.0 - np.exp(-WAIT_GRID / 30.0))
+    floor = error_floor([certain, memoryless])
+    assert floor is not None and floor <= 0.05
+    assert error_floor([memoryless, memoryless, certain]) == pytest.approx(0.34, abs=0.011)
+    assert error_floor([]) is None
+    assert attainable_share([], 0.2) is None
+
+
+def test_knowing_elapsed_handle_times_lowers_the_floor() -> None:
+    # Ten agents, each a call in progress: with lognormal handle times the elapsed times tell
+    # something, and the first in line is better off than behind memoryless agents.
+    slots = [BusySlot(30.0 * i) for i in range(1, 11)]
+    cdf = wait_distribution(1, slots, VOICE)
+    assert cdf is not None
+    floor = error_floor([best_shares_within(cdf)])
+    assert floor is not None and 0.2 < floor < 0.63
 
 
 def test_handle_time_learner_follows_the_data() -> None:

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from sangdam.routing.cli import register
-from sangdam.routing.simulate import Shift, SimulationReport, format_report, simulate_day
+from sangdam.routing.simulate import ETA_AIM, Shift, SimulationReport, format_report, simulate_day
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,23 @@ def test_wait_estimates(monday: SimulationReport) -> None:
     assert sum(b.samples for b in bands.values()) == monday.eta_samples
     assert bands["2–3"].eta_error is not None and bands["1"].eta_error is not None
     assert bands["2–3"].eta_error < bands["1"].eta_error  # further back, relatively more certain
+    assert 0 < monday.eta_unanswered <= monday.abandoned  # told an estimate, hung up: no wait to compare
+
+
+def test_the_floor_of_the_wait_estimates(monday: SimulationReport) -> None:
+    # No estimator knowing what the center knows can expect a median error below the floor; the
+    # slot estimates are above it, and on this Monday the floor is above the aim of 20 %: about a
+    # third of the first estimates at best could be within 20 % of the wait.
+    assert monday.eta_floor is not None and monday.eta_error is not None
+    assert ETA_AIM < monday.eta_floor < monday.eta_error
+    assert monday.eta_attainable_share is not None and 0.2 < monday.eta_attainable_share < 0.5
+    for band in monday.eta_by_position:
+        if band.samples >= 50:
+            assert band.floor is not None and band.eta_error is not None
+            assert band.floor < band.eta_error
+    bands = {b.positions: b for b in monday.eta_by_position}
+    assert bands["1"].floor is not None and bands["2–3"].floor is not None
+    assert bands["2–3"].floor < bands["1"].floor  # the first in line is the hardest to tell
 
 
 def test_same_seed_same_day_and_another_seed_another() -> None:
@@ -92,7 +109,7 @@ def test_invalid_arguments() -> None:
 def test_format_and_json(monday: SimulationReport, capsys: pytest.CaptureFixture[str]) -> None:
     text = format_report(monday)
     assert text.startswith("simulated monday 2026-11-23 (seed 1)")
-    assert "service level" in text and "eta error" in text and "by position" in text
+    assert "service level" in text and "eta error" in text and "by position" in text and "floor" in text
     assert "\n09  " in text
     data = monday.to_dict()
     assert json.loads(json.dumps(data))["date"] == "2026-11-23"

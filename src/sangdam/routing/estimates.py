@@ -30,8 +30,25 @@ in line), so the monitor uses none unless given one.
 What cannot be promised: the first customer in line waits for the next of N agents to finish.
 When agents finish independently of how long they have been busy (memoryless), the median
 relative error of any estimate is at least about 63 % at place 1, 46 % at place 2, 30 % at place 5
-and 21 % at place 10; knowing elapsed handle times brings place 1 down to about 45 % on the
-simulated day (:mod:`sangdam.routing.simulate`), where most waiting customers are first or second.
+and 21 % at place 10. Handle times that are not memoryless (lognormal) and known elapsed times
+bring this down, but not far enough. :func:`wait_distribution`, :func:`best_shares_within` and
+:func:`error_floor` compute the floor: for each estimate, the best chance *any* estimate has of
+being within ``m`` of the wait, under the slot model with the true handle-time distributions; the
+median error cannot be ``m`` unless those chances average one half. On the simulated Monday
+(:mod:`sangdam.routing.simulate`, seed 1) the floor is 32 % (37 % at place 1, 26 % at places 2–3,
+23 % at 4–9), and at best about a third of the first estimates can come within 20 % of the wait —
+so the aim of a 20 % median error is out of reach on that day, whatever the estimator; the slot
+estimates reach 40 %. The floor leaves out
+uncertainty that real waits also have (more urgent arrivals overtaking, hang-ups ahead, missed
+offers), which is most of the rest of the gap: an offline study of that day that was *told* how
+many customers would overtake or hang up ahead (which no center knows) got 34 %.
+
+Tried and not kept (measured on the simulated Monday, seeds 1–5): counting the expected
+overtakers (``count_overtaking``, with the rate of those who joined the line or of all arrivals),
+quoting another quantile of the wait than the median (0.55–0.65), the estimate that maximises the
+chance of being within 30–50 % of the wait, and scaling estimates by a constant (0.8–1.1): each
+moved the median error by about ±1 point, no more than seed-to-seed noise (0.40–0.44 over the
+seeds). Knowing exactly who ahead would hang up did not help either.
 """
 
 from __future__ import annotations
@@ -43,6 +60,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
+import numpy as np
+import numpy.typing as npt
+
 from sangdam.core.clock import SEOUL
 from sangdam.routing import erlang
 from sangdam.routing.hours import WEEKDAYS_EN, WEEKDAYS_KO, Calendar
@@ -51,8 +71,17 @@ from sangdam.routing.staffing import ServiceTarget, StaffingPlan, plan
 # --- handle times ---------------------------------------------------------------------------------
 
 
+Floats = npt.NDArray[np.float64]
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
 def _normal_cdf(z: float) -> float:
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def _normal_cdfs(z: Floats) -> Floats:
+    return 0.5 * (1.0 + _erf(z / math.sqrt(2.0)).astype(np.float64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +129,26 @@ class HandleTimeModel:
         if still <= 1e-12:
             return 1.0
         return 1.0 - self._survival(slot.elapsed_s + left, mean, sigma) / still
+
+    def free_by(self, slot: BusySlot | None, times: Floats) -> Floats:
+        """:meth:`free_within` for many ``times`` (seconds from now) at once."""
+        if slot is None:
+            return np.ones_like(times)
+        t = times if slot.leaves_in_s is None else np.minimum(times, slot.leaves_in_s)
+        if slot.back_in_s is not None:
+            return (t >= slot.back_in_s).astype(np.float64)
+        if slot.after_call:
+            mean, sigma, left = self.after_call_mean_s, self.after_call_sigma, t
+        else:
+            mean, sigma, left = self.mean_s, self.sigma, t - self.after_call_mean_s
+        started = (left > 0).astype(np.float64)
+        still = self._survival(slot.elapsed_s, mean, sigma) if mean > 0 else 0.0
+        if still <= 1e-12:
+            return started
+        mu = math.log(mean) - sigma * sigma / 2
+        total = np.maximum(slot.elapsed_s + left, 1e-9)
+        ends = 1.0 - (1.0 - _normal_cdfs((np.log(total) - mu) / sigma)) / still
+        return np.where(left > 0, ends, 0.0)
 
 
 class HandleTimeLearner:
@@ -240,6 +289,80 @@ def slots_wait(
         place = position + round(overtaking_per_s * wait)
         wait = wait_for(place)
     return wait
+
+
+# --- what any estimate can achieve ---------------------------------------------------------------
+
+# Waits at which a wait's distribution is tabulated: 0.5 s to 4 h, 5 % apart.
+WAIT_GRID: Floats = np.geomspace(0.5, 14_400.0, 200)
+# Relative errors at which what is attainable is tabulated: 1 %, 2 % … 99 %.
+ERROR_GRID: Floats = np.round(np.arange(1, 100) / 100, 2)
+
+
+def wait_distribution(
+    position: int, slots: Sequence[BusySlot | None], model: HandleTimeModel, times: Floats = WAIT_GRID
+) -> Floats | None:
+    """``P(wait ≤ t)`` for each of ``times``: the chance that ``position`` of ``slots`` are free by
+    then (the distribution whose median :func:`slots_wait` gives). None beyond the first round of
+    slots (``position`` > slots), where the slot model says no more than a mean."""
+    if position <= 0:
+        return np.ones_like(times)
+    if position > len(slots):
+        return None
+    dist = np.zeros((position + 1, len(times)))  # dist[j]: j slots free (the last row: at least position)
+    dist[0] = 1.0
+    for slot in slots:
+        p = model.free_by(slot, times)
+        top = dist[-1] + dist[-2] * p
+        dist[1:-1] = dist[1:-1] * (1.0 - p) + dist[:-2] * p
+        dist[0] *= 1.0 - p
+        dist[-1] = top
+    return dist[-1]
+
+
+def best_shares_within(cdf: Floats, times: Floats = WAIT_GRID, errors: Floats = ERROR_GRID) -> Floats:
+    """For each relative error ``m`` of ``errors``, the best chance any single estimate ``e`` has of
+    being within ``m`` of a wait with this distribution: ``max_e P(e/(1+m) ≤ W ≤ e/(1−m))``.
+
+    ``cdf`` is ``P(W ≤ t)`` at ``times`` (:func:`wait_distribution`, spaced evenly in log time).
+    The candidate estimates are an eight times finer grid; the interval's ends are rounded outward
+    to it, and below the grid the wait is taken as certainly longer, above it as certainly shorter,
+    so the chances are, if anything, overstated (a floor made from them is not too high).
+    """
+    fine = np.geomspace(times[0], times[-1], 8 * len(times) - 7)
+    step = math.log(fine[1] / fine[0])
+    below = np.ceil(np.log1p(errors) / step).astype(int)  # e/(1+m) lies this many steps below e, or fewer
+    above = np.ceil(-np.log1p(-errors) / step).astype(int)  # e/(1−m) this many above, or fewer
+    pad_lo, pad_hi = int(below.max()), int(above.max())
+    padded = np.concatenate([np.zeros(pad_lo), np.interp(np.log(fine), np.log(times), cdf), np.ones(pad_hi)])
+    at = pad_lo + np.arange(len(fine))
+    upper = padded[at[None, :] + above[:, None]]
+    lower = padded[at[None, :] - below[:, None]]
+    return np.asarray((upper - lower).max(axis=1), dtype=np.float64)
+
+
+def error_floor(shares: Sequence[Floats], errors: Floats = ERROR_GRID) -> float | None:
+    """The lowest median relative error a set of estimates can expect.
+
+    ``shares`` holds, per estimate, :func:`best_shares_within` of the wait it is about. Whatever
+    the estimator, the expected number of estimates within ``m`` of the wait is at most the sum of
+    those best chances; the median error can be ``m`` only if half of them are. So the floor is
+    the smallest ``m`` at which the mean best chance reaches one half (None: no such ``m`` below
+    100 %, or no estimates).
+    """
+    if not shares:
+        return None
+    mean = np.mean(np.stack(shares), axis=0)
+    reached = np.nonzero(mean >= 0.5)[0]
+    return float(errors[reached[0]]) if len(reached) else None
+
+
+def attainable_share(shares: Sequence[Floats], error: float, errors: Floats = ERROR_GRID) -> float | None:
+    """The largest expected share of estimates within ``error`` of the wait (see :func:`error_floor`)."""
+    if not shares:
+        return None
+    i = int(np.argmin(np.abs(errors - error)))
+    return float(np.mean([s[i] for s in shares]))
 
 
 def erlang_wait(arrival_rate_per_s: float, aht_s: float, slots: int) -> float:

@@ -42,9 +42,18 @@ Figures (live contacts that reached an open line; callbacks are reported apart)
 * ``abandonment_rate``: abandoned / (answered + abandoned).
 * ``eta_error``: median over answered contacts that were told an estimate and then waited > 0 of
   ``|estimate − actual| / actual``, with the first estimate they were told and the wait from that
-  moment. Contacts answered at once were told nothing. ``eta_error_refreshed`` is the same over
-  every estimate shown (the first and each refresh, against the wait left), and
-  ``eta_by_position`` breaks ``eta_error`` down by place in line.
+  moment. Contacts answered at once were told nothing; callbacks are called when an agent is free
+  and are told nothing either. Those told an estimate who hung up before an answer have no wait to
+  compare with (``eta_unanswered`` counts them). ``eta_error_refreshed`` is the same over every
+  estimate shown (the first and each refresh, against the wait left), and ``eta_by_position``
+  breaks ``eta_error`` down by place in line.
+* ``eta_floor``: the lowest median error any estimator could expect for the same first estimates,
+  knowing the day's true handle-time distributions and everything the router knows at that
+  moment, but not how long the contacts in progress will still last
+  (:func:`~sangdam.routing.estimates.error_floor`, per place in line in ``eta_by_position``);
+  ``eta_attainable_share``: at best, the expected share of them within ``ETA_AIM`` (20 %) of the
+  wait. Both leave out overtaking, hang-ups ahead and missed offers, so they are, if anything, too
+  kind. Waits beyond the first round of slots (more ahead than slots) are left out of them.
 """
 
 from __future__ import annotations
@@ -62,7 +71,16 @@ from typing import Any
 from sangdam.core.clock import SEOUL
 from sangdam.routing import engine as routing
 from sangdam.routing.erlang import agents_needed
-from sangdam.routing.estimates import BusySlot, HandleTimeModel, WaitMonitor
+from sangdam.routing.estimates import (
+    BusySlot,
+    Floats,
+    HandleTimeModel,
+    WaitMonitor,
+    attainable_share,
+    best_shares_within,
+    error_floor,
+    wait_distribution,
+)
 from sangdam.routing.hours import LOST_CARD_QUEUE, Calendar
 from sangdam.routing.staffing import ServiceTarget
 
@@ -193,6 +211,7 @@ ROSTER: tuple[Shift, ...] = (
 WEEKEND_ROSTER: tuple[Shift, ...] = LOST_TEAM
 
 REFRESH_S = 60.0  # a waiting customer's estimate is refreshed every minute
+ETA_AIM = 0.20  # the aim for the median relative error of the first estimates (issue #4)
 CHAT_SLOTS_PER_AGENT = 3
 POSITION_BANDS = ((1, 1), (2, 3), (4, 9), (10, 1_000_000))
 
@@ -216,6 +235,7 @@ class PositionError:
     positions: str  # "1", "2–3", "4–9", "10+"
     samples: int
     eta_error: float | None
+    floor: float | None = None  # the lowest median error any estimator could expect (see ``eta_floor``)
 
 
 @dataclass(frozen=True)
@@ -235,6 +255,9 @@ class SimulationReport:
     eta_samples: int
     eta_error_refreshed: float | None
     eta_by_position: list[PositionError]
+    eta_unanswered: int  # told an estimate, then hung up: no wait to compare with
+    eta_floor: float | None  # the lowest median error any estimator knowing what the center knows could expect
+    eta_attainable_share: float | None  # the largest expected share of first estimates within ETA_AIM
     closed_contacts: int  # arrived while their line was closed
     callbacks_requested: int  # by this day's closed contacts (due at the next opening)
     callbacks_released: int  # due this day: left since the previous business day's closing
@@ -271,6 +294,7 @@ class _Contact:
     answered: float | None = None
     abandoned: float | None = None
     told: list[tuple[float, float, int]] = field(default_factory=list)  # (at, estimate, position)
+    attainable: Floats | None = None  # at the first estimate: best chances of any estimate (see _attainable)
 
 
 @dataclass(slots=True)
@@ -604,9 +628,30 @@ class _Simulation:
         """Tell a waiting customer their estimated wait, and refresh it in a minute."""
         line = _line(contact)
         ahead = self._ahead(contact)
-        estimate = self._monitor(line).estimate(ahead, t, self._slots(line, t), contact.priority)
+        slots = self._slots(line, t)
+        estimate = self._monitor(line).estimate(ahead, t, slots, contact.priority)
+        if not contact.told:
+            contact.attainable = self._attainable(line, ahead + 1, slots)
         contact.told.append((t, estimate.seconds, ahead + 1))
         self._at(t + REFRESH_S, "refresh", contact.cid)
+
+    @staticmethod
+    def _attainable(line: str, position: int, slots: list[BusySlot | None]) -> Floats | None:
+        """What any estimate could achieve for this wait: for each relative error, the best chance
+        of being within it (:func:`~sangdam.routing.estimates.best_shares_within`).
+
+        The wait's distribution is the slot model's with the day's *true* handle-time and after-call
+        distributions and everything the router knows now (each slot's elapsed time, breaks, shift
+        ends): an estimator that knows all but how long the contacts in progress will still last.
+        It leaves out the uncertainty of more urgent arrivals overtaking, hang-ups ahead, missed
+        offers and the length of after-call work (taken at its mean), so what it allows is, if
+        anything, more than can be had. None beyond the first round of slots.
+        """
+        channel = line.split("/")[1]
+        mean, sigma = HANDLE[channel]
+        after_call = AFTER_CALL if channel == "voice" else (0.0, AFTER_CALL[1])
+        cdf = wait_distribution(position, slots, HandleTimeModel(mean, sigma, *after_call))
+        return None if cdf is None else best_shares_within(cdf)
 
     def _refresh(self, t: float, cid: int) -> None:
         contact = self.contacts[cid]
@@ -700,6 +745,7 @@ class _Simulation:
         offered = len(live)
         within = sum(1 for w in waits if w <= self.target.seconds)
         first: list[tuple[float, int]] = []  # (relative error, position) of the first estimate told
+        shares: list[tuple[Floats, int]] = []  # what any first estimate could achieve (beyond the first round: none)
         every: list[float] = []
         for c in answered:
             assert c.answered is not None
@@ -711,6 +757,8 @@ class _Simulation:
                 every.append(error)
                 if i == 0:
                     first.append((error, position))
+                    if c.attainable is not None:
+                        shares.append((c.attainable, position))
         callbacks = [c for c in self.contacts.values() if c.callback]
         return SimulationReport(
             day=self.day,
@@ -732,9 +780,13 @@ class _Simulation:
                     str(lo) if lo == hi else (f"{lo}+" if hi > 1000 else f"{lo}–{hi}"),
                     len(band := [e for e, p in first if lo <= p <= hi]),
                     median(band) if band else None,
+                    error_floor([s for s, p in shares if lo <= p <= hi]),
                 )
                 for lo, hi in POSITION_BANDS
             ],
+            eta_unanswered=sum(1 for c in live if c.told and c.answered is None),
+            eta_floor=error_floor([s for s, _ in shares]),
+            eta_attainable_share=attainable_share([s for s, _ in shares], ETA_AIM),
             closed_contacts=sum(1 for c in self.contacts.values() if c.closed),
             callbacks_requested=self.callbacks_requested,
             callbacks_released=len(callbacks),
@@ -848,7 +900,9 @@ def format_report(report: SimulationReport) -> str:
     def pct(v: float | None) -> str:
         return "—" if v is None else f"{v:.1%}"
 
-    bands = ", ".join(f"{b.positions}: {pct(b.eta_error)} ({b.samples})" for b in report.eta_by_position)
+    bands = ", ".join(
+        f"{b.positions}: {pct(b.eta_error)} ({b.samples}, floor {pct(b.floor)})" for b in report.eta_by_position
+    )
     lines = [
         f"simulated {report.day} {report.date.isoformat()} (seed {report.seed}), {report.agents} agents",
         f"contacts        {report.contacts} ({report.answered} answered, {report.abandoned} abandoned), "
@@ -858,8 +912,11 @@ def format_report(report: SimulationReport) -> str:
         f"wait            average {secs(report.avg_wait_s)}, 90th percentile {secs(report.p90_wait_s)}",
         f"abandonment     {pct(report.abandonment_rate)}",
         f"eta error       {pct(report.eta_error)} median |estimate − actual| / actual, "
-        f"{report.eta_samples} first estimates; {pct(report.eta_error_refreshed)} with refreshes",
+        f"{report.eta_samples} first estimates; {pct(report.eta_error_refreshed)} with refreshes "
+        f"({report.eta_unanswered} told hung up)",
         f"  by position   {bands}",
+        f"  floor         {pct(report.eta_floor)} for any estimator knowing what the center knows now; "
+        f"at best {pct(report.eta_attainable_share)} of first estimates within {ETA_AIM:.0%}",
         f"callbacks       {report.callbacks_requested} requested, {report.callbacks_released} released today, "
         f"{report.callbacks_answered} called back",
         f"offers          {report.offers} ({report.missed_offers} unanswered and re-queued)",
