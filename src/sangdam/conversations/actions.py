@@ -6,13 +6,17 @@ Both pass text through the privacy guard before anything is stored.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
+from sangdam.conversations.activity import log_activity
 from sangdam.conversations.attachments import CheckedAttachment, check_attachments, store
 from sangdam.conversations.schemas import InboundMessage, InquiryCreate
 from sangdam.core import cache
@@ -21,13 +25,12 @@ from sangdam.core.db import queue_event
 from sangdam.core.errors import Conflict, Forbidden, InputError, NotFound
 from sangdam.core.events import Event
 from sangdam.core.settings import Settings
-from sangdam.customers.actions import find_or_create_customer
+from sangdam.customers.actions import CustomerRef, customer_for_contacts
 from sangdam.customers.contact import normalize_email, normalize_phone
 from sangdam.models import (
     Agent,
     Attachment,
     Conversation,
-    ConversationActivity,
     Message,
     Note,
     Topic,
@@ -36,8 +39,14 @@ from sangdam.models.base import OPEN_STATUSES, ContactKind, ConversationStatus, 
 from sangdam.privacy.audit import Actor, record
 from sangdam.privacy.detect import customer_notice, mask_sensitive
 from sangdam.routing import lifecycle as routing
+from sangdam.routing.actions import enqueue_new, priority_of
 
-TIER_PRIORITY_BONUS = {"general": 0, "gold": 3, "vip": 5}
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+_CONVERSATIONS = Conversation.__table__
+_MESSAGES = Message.__table__
+_ATTACHMENTS = Attachment.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +60,10 @@ class InboundResult:
 def new_receipt_number(session: Session) -> str:
     """접수번호: the Seoul date and six random digits, e.g. ``20261122-483920``; unique."""
     day = to_seoul(now()).strftime("%Y%m%d")
+    conn = session.connection()
     for _ in range(20):
         candidate = f"{day}-{secrets.randbelow(1_000_000):06d}"
-        taken = session.execute(select(Conversation.id).where(Conversation.receipt_number == candidate)).first()
+        taken = conn.execute(select(_CONVERSATIONS.c.id).where(_CONVERSATIONS.c.receipt_number == candidate)).first()
         if taken is None:
             return candidate
     raise Conflict("접수번호를 만들지 못했습니다. 잠시 후 다시 시도해 주세요.", "Could not allocate a receipt number.")
@@ -88,47 +98,49 @@ def forget_topics(session: Session | None = None) -> None:
     cache.forget(session, "topic")
 
 
+_EVENT_FIELDS = ("receipt_number", "status", "topic_id", "assignee_id", "channel", "priority")
+
+
 def _event(kind: str, conversation: Conversation, **data: object) -> Event:
-    payload: dict[str, object] = {
-        "conversation_id": conversation.id,
-        "receipt_number": conversation.receipt_number,
-        "status": conversation.status,
-        "topic_id": conversation.topic_id,
-        "assignee_id": conversation.assignee_id,
-        "channel": conversation.channel,
-        "priority": conversation.priority,
-    }
+    payload: dict[str, object] = {"conversation_id": conversation.id}
+    payload.update((name, getattr(conversation, name)) for name in _EVENT_FIELDS)
     payload.update(data)
     return Event(kind, payload, conversation_id=conversation.id)
 
 
 def _log(session: Session, conversation: Conversation, kind: str, actor: Actor, **data: object) -> None:
-    session.add(
-        ConversationActivity(
-            conversation_id=conversation.id,
-            kind=kind,
-            actor_agent_id=actor.id if actor.kind in ("agent", "api") else None,
-            data=data,
-        )
-    )
+    log_activity(session, conversation.id, kind, actor.id if actor.kind in ("agent", "api") else None, **data)
 
 
 def _attach(
-    session: Session, settings: Settings, conversation: Conversation, message: Message, files: list[CheckedAttachment]
+    session: Session, settings: Settings, conversation_id: int, message_id: int, files: list[CheckedAttachment]
 ) -> None:
+    """Store the checked files and their rows (the message is in the database: it has an id)."""
+    if not files:
+        return
+    rows = []
     for item in files:
         store(settings.attachments_dir, item)
-        session.add(
-            Attachment(
-                conversation_id=conversation.id,
-                message=message,
-                filename=item.filename,
-                content_type=item.content_type,
-                size=item.size,
-                sha256=item.sha256,
-                storage_key=item.storage_key,
-            )
+        rows.append(
+            {
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "filename": item.filename,
+                "content_type": item.content_type,
+                "size": item.size,
+                "sha256": item.sha256,
+                "storage_key": item.storage_key,
+                "created_at": now(),
+            }
         )
+    session.connection().execute(_ATTACHMENTS.insert(), rows)
+
+
+def _attach_to_message(session: Session, settings: Settings, message: Message, files: list[CheckedAttachment]) -> None:
+    """:func:`_attach` for a message held as an ORM object (flushed), whose attachments then reload."""
+    if files:
+        _attach(session, settings, message.conversation_id, message.id, files)
+        session.expire(message, ["attachments"])
 
 
 def _set_assignee(conversation: Conversation, agent: Agent | None) -> None:
@@ -151,11 +163,7 @@ def _system_message(session: Session, conversation: Conversation, body: str) -> 
 def receive_inbound(session: Session, settings: Settings, inbound: InboundMessage, actor: Actor) -> InboundResult:
     """A customer's message from any channel: find the customer and conversation, mask, store, publish."""
     if inbound.channel_message_id:
-        existing = session.execute(
-            select(Message).where(
-                Message.channel == inbound.channel, Message.channel_message_id == inbound.channel_message_id
-            )
-        ).scalar_one_or_none()
+        existing = _stored(session, inbound)
         if existing is not None:
             return InboundResult(existing.conversation, existing, False, True)
 
@@ -166,15 +174,13 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
     topic = topic_by_code(session, inbound.topic_code)
 
     conversation: Conversation | None = None
-    created = False
     if inbound.conversation_id is not None:
         conversation = session.get(Conversation, inbound.conversation_id)
         if conversation is None:
             raise NotFound("상담 내역을 찾을 수 없습니다.", "Conversation not found.")
-        customer = conversation.customer
     else:
         kind, value = inbound.contact_kind, inbound.contact_value
-        customer = find_or_create_customer(
+        customer = customer_for_contacts(
             session,
             name=inbound.customer_name or "고객",
             phone=value if kind == ContactKind.PHONE else None,
@@ -193,32 +199,13 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
                 .order_by(Conversation.last_message_at.desc())
                 .limit(1)
             ).scalar_one_or_none()
+        if conversation is None:
+            return _open_conversation(session, settings, inbound, topic, customer, body, files, actor)
 
     at = now()
     # An ongoing conversation that keeps its status and agent is already routed as it should be.
-    before = (conversation.status, conversation.assignee_id) if conversation is not None else None
-    if conversation is None:
-        masked_subject = mask_sensitive(inbound.subject.strip()).text[:200]
-        conversation = Conversation(
-            receipt_number=new_receipt_number(session),
-            customer_id=customer.id,
-            channel=inbound.channel,
-            topic_id=topic.id if topic else None,
-            priority=(topic.priority if topic else 50) + TIER_PRIORITY_BONUS.get(customer.tier, 0),
-            status=ConversationStatus.QUEUED,
-            subject=masked_subject,
-            language=inbound.language,
-            contact_phone=inbound.contact_value if inbound.contact_kind == ContactKind.PHONE else None,
-            contact_email=inbound.email,
-            consent_at=at if inbound.consent else None,
-            created_at=at,
-            updated_at=at,
-            last_message_at=at,
-        )
-        session.add(conversation)
-        session.flush()
-        created = True
-    elif conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED):
+    before = (conversation.status, conversation.assignee_id)
+    if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED):
         _reopen(session, conversation, actor, reason="customer_message")
     elif conversation.status == ConversationStatus.WAITING_CUSTOMER:
         conversation.status = ConversationStatus.ASSIGNED if conversation.assignee_id else ConversationStatus.QUEUED
@@ -234,7 +221,8 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
         created_at=at,
     )
     if inbound.channel_message_id is None:
-        session.add(message)  # flushed below with everything else
+        session.add(message)
+        session.flush()
     else:
         try:
             with session.begin_nested():
@@ -242,13 +230,10 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
                 session.flush()
         except IntegrityError:
             # The same provider message arrived twice at the same moment: keep the first.
-            existing = session.execute(
-                select(Message).where(
-                    Message.channel == inbound.channel, Message.channel_message_id == inbound.channel_message_id
-                )
-            ).scalar_one()
+            existing = _stored(session, inbound)
+            assert existing is not None
             return InboundResult(existing.conversation, existing, False, True)
-    _attach(session, settings, conversation, message, files)
+    _attach_to_message(session, settings, message, files)
     conversation.last_message_at = at
     conversation.updated_at = at
 
@@ -262,22 +247,152 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
     record(
         session,
         actor,
-        "conversation.create" if created else "message.create",
+        "message.create",
         "conversation",
         conversation.id,
+        customer_id=conversation.customer_id,
+        channel=inbound.channel,
+        masked=sorted(masked.kinds),
+    )
+    queue_event(session, _event("message.created", conversation, message_id=message.id, sender_kind="customer"))
+    if notice is not None:
+        queue_event(session, _event("message.created", conversation, message_id=notice.id, sender_kind="system"))
+    if (conversation.status, conversation.assignee_id) != before:
+        routing.follow(session, conversation, at)  # reopened, or back from waiting on the customer
+    return InboundResult(conversation, message, False, False)
+
+
+def _stored(session: Session, inbound: InboundMessage) -> Message | None:
+    """The message this channel already delivered with the same provider message id, if any."""
+    return session.execute(
+        select(Message).where(
+            Message.channel == inbound.channel, Message.channel_message_id == inbound.channel_message_id
+        )
+    ).scalar_one_or_none()
+
+
+def _open_conversation(
+    session: Session,
+    settings: Settings,
+    inbound: InboundMessage,
+    topic: TopicRef | None,
+    customer: CustomerRef,
+    body: str,
+    files: list[CheckedAttachment],
+    actor: Actor,
+) -> InboundResult:
+    """A new conversation with its first message, queued for an agent.
+
+    Every inquiry and every first contact of a channel takes this path, so it is written as plain
+    inserts (SQLAlchemy Core), not ORM objects: the ORM's flushes were most of what filing cost.
+    The ORM object is loaded once at the end, for the caller.
+    """
+    at = now()
+    conn = session.connection()
+    masked = mask_sensitive(body)
+    priority = priority_of(topic.code if topic else None, topic.priority if topic else 50, customer.tier)
+    row: dict[str, object] = {
+        "receipt_number": new_receipt_number(session),
+        "customer_id": customer.id,
+        "channel": inbound.channel,
+        "topic_id": topic.id if topic else None,
+        "priority": priority,
+        "status": ConversationStatus.QUEUED.value,
+        "subject": mask_sensitive(inbound.subject.strip()).text[:200],
+        "language": inbound.language,
+        "assignee_id": None,
+        "contact_phone": inbound.contact_value if inbound.contact_kind == ContactKind.PHONE else None,
+        "contact_email": inbound.email,
+        "consent_at": at if inbound.consent else None,
+        "created_at": at,
+        "updated_at": at,
+        "last_message_at": at,
+    }
+    message_row = {
+        "channel": inbound.channel,
+        "channel_message_id": inbound.channel_message_id,
+        "sender_kind": SenderKind.CUSTOMER.value,
+        "body": masked.text,
+        "masked_kinds": ",".join(sorted(masked.kinds)),
+        "created_at": at,
+    }
+    try:
+        # Another worker may store the same provider message at once (PostgreSQL): then nothing of
+        # this conversation is kept. SQLite's write lock keeps other writers out.
+        racing = inbound.channel_message_id is not None and conn.dialect.name != "sqlite"
+        with session.begin_nested() if racing else contextlib.nullcontext():
+            conversation_id = conn.execute(_CONVERSATIONS.insert(), row).inserted_primary_key[0]
+            message_id = conn.execute(
+                _MESSAGES.insert(), {**message_row, "conversation_id": conversation_id}
+            ).inserted_primary_key[0]
+    except IntegrityError:
+        existing = _stored(session, inbound)
+        if existing is None:
+            raise
+        return InboundResult(existing.conversation, existing, False, True)
+    _attach(session, settings, conversation_id, message_id, files)
+    notice_id = None
+    if masked.masked:
+        notice = customer_notice(masked.kinds, inbound.language, company=settings.company_name)
+        notice_id = conn.execute(
+            _MESSAGES.insert(),
+            {
+                "conversation_id": conversation_id,
+                "channel": inbound.channel,
+                "sender_kind": SenderKind.SYSTEM.value,
+                "body": notice,
+                "masked_kinds": "",
+                "created_at": at,
+            },
+        ).inserted_primary_key[0]
+    record(
+        session,
+        actor,
+        "conversation.create",
+        "conversation",
+        conversation_id,
         customer_id=customer.id,
         channel=inbound.channel,
         masked=sorted(masked.kinds),
     )
-    if created:
-        _log(session, conversation, "created", actor, channel=inbound.channel)
-        queue_event(session, _event("conversation.created", conversation, customer_name=customer.name))
-    queue_event(session, _event("message.created", conversation, message_id=message.id, sender_kind="customer"))
-    if notice is not None:
-        queue_event(session, _event("message.created", conversation, message_id=notice.id, sender_kind="system"))
-    if created or (conversation.status, conversation.assignee_id) != before:
-        routing.follow(session, conversation, at)  # queued (new, reopened, no agent) or back with its agent
-    return InboundResult(conversation, message, created, False)
+    log_activity(
+        session,
+        conversation_id,
+        "created",
+        actor.id if actor.kind in ("agent", "api") else None,
+        channel=inbound.channel,
+    )
+    payload = {"conversation_id": conversation_id, **{name: row[name] for name in _EVENT_FIELDS}}
+    queue_event(session, Event("conversation.created", {**payload, "customer_name": customer.name}, conversation_id))
+    queue_event(
+        session,
+        Event("message.created", {**payload, "message_id": message_id, "sender_kind": "customer"}, conversation_id),
+    )
+    if notice_id is not None:
+        queue_event(
+            session,
+            Event("message.created", {**payload, "message_id": notice_id, "sender_kind": "system"}, conversation_id),
+        )
+    try:
+        enqueue_new(session, conversation_id, inbound.channel, row["topic_id"], priority, at)  # type: ignore[arg-type]
+    except NotFound as exc:
+        if exc.code != "no_queue":
+            raise
+        log.warning("conversation %s is not routed: %s", conversation_id, exc.message_en)
+    conversation = _as_loaded(
+        session,
+        Conversation(id=conversation_id, first_response_at=None, resolved_at=None, closed_at=None, **row),
+    )
+    message = _as_loaded(session, Message(id=message_id, conversation_id=conversation_id, agent_id=None, **message_row))
+    return InboundResult(conversation, message, True, False)
+
+
+def _as_loaded(session: Session, row: _T) -> _T:
+    """The ORM object of a row just inserted with these very values, without reading it back: it
+    joins the session as if loaded (relationships load when first read)."""
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
 
 
 def create_inquiry(
@@ -387,7 +502,7 @@ def send_outbound(
     )
     session.add(message)
     session.flush()
-    _attach(session, settings, conversation, message, files)
+    _attach_to_message(session, settings, message, files)
     if conversation.assignee_id is None:
         _set_assignee(conversation, agent)
         _log(session, conversation, "assigned", actor, agent_id=agent.id, reason="replied")

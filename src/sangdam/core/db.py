@@ -8,6 +8,8 @@ after the transaction commits (dropped on rollback).
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +58,48 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_size=kwargs.pop("pool_size", 20), max_overflow=10, pool_pre_ping=True, **kwargs)
 
 
+class WriterLock:
+    """SQLite's single writer, taken without sleeping: threads of this process queue on a lock, and
+    processes (``sangdam serve --workers N``) on an ``flock`` of a file beside the database, which
+    wakes the next one the moment the lock is free.
+
+    SQLite's own busy handler sleeps in growing steps (up to 100 ms) while another connection
+    writes; waiting there made the p99 latency seconds long. Re-entrant within a thread.
+    """
+
+    def __init__(self, lock_path: Path | None) -> None:
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path is not None else None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+            except BaseException:
+                self._depth -= 1
+                self._threads.release()
+                raise
+
+    def __exit__(self, *_exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _sqlite_file(url: str) -> Path | None:
+    path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+    return Path(path) if path and path != ":memory:" and not path.startswith("file:") else None
+
+
 class Database:
     """An engine, its session factory and the event bus that committed events go to."""
 
@@ -64,12 +108,11 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.bus = bus
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite has one writer at a time. Threads of this process queue on a lock instead of on
-        # SQLite's busy handler, which sleeps in growing steps and made the p99 latency seconds long.
-        # Other processes still meet at BEGIN IMMEDIATE with the busy timeout.
-        self._writer: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if self.is_sqlite else contextlib.nullcontext()
-        )
+        # SQLite has one writer at a time: writers queue on a lock rather than on SQLite's busy handler.
+        self._writer: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if self.is_sqlite:
+            db_file = _sqlite_file(url)
+            self._writer = WriterLock(db_file.with_name(db_file.name + ".writer-lock") if db_file else None)
         event.listen(self.session_factory, "after_commit", self._after_commit)
         event.listen(self.session_factory, "after_soft_rollback", self._after_rollback)
 
@@ -111,6 +154,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if isinstance(self._writer, WriterLock):
+            self._writer.close()
 
 
 def keep_after_rollback(session: Session, row: Any) -> None:

@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sangdam.conversations.activity import log_activity
 from sangdam.core import cache
 from sangdam.core.clock import as_utc
 from sangdam.core.clock import now as clock_now
@@ -50,7 +51,6 @@ from sangdam.models import (
     AgentChannelCapacity,
     AgentSkill,
     Conversation,
-    ConversationActivity,
     Skill,
     Topic,
 )
@@ -70,7 +70,7 @@ from sangdam.routing.engine import AgentSpec, Offer, QueueSpec, RoutingEngine
 
 URGENT_TOPICS = frozenset({"lost_card", "fraud_security"})  # above everything else
 URGENT_BOOST = 1000
-TIER_BONUS = {"general": 0, "gold": 3, "vip": 5}  # as conversations.actions.TIER_PRIORITY_BONUS
+TIER_BONUS = {"general": 0, "gold": 3, "vip": 5}  # customer tier → priority bonus
 SKIP_FOR_S = 120.0  # an agent who rejected or missed an offer is not offered it again for this long
 SUPERVISOR_QUEUE = "supervisor"
 LOOKAHEAD = 20  # waiting conversations read per lane beyond the free slots of its channel
@@ -116,19 +116,27 @@ def _conversation_event(conversation: Conversation, **data: object) -> Event:
 
 
 def _routing_event(kind: str, entry: RoutingEntry, **data: object) -> Event:
+    return _entry_event(
+        kind, entry.conversation_id, entry.queue_id, entry.state, entry.agent_id, entry.priority, **data
+    )
+
+
+def _entry_event(
+    kind: str, conversation_id: int, queue_id: int, state: str, agent_id: int | None, priority: int, **data: object
+) -> Event:
     payload: dict[str, object] = {
-        "conversation_id": entry.conversation_id,
-        "queue_id": entry.queue_id,
-        "state": entry.state,
-        "agent_id": entry.agent_id,
-        "priority": entry.priority,
+        "conversation_id": conversation_id,
+        "queue_id": queue_id,
+        "state": state,
+        "agent_id": agent_id,
+        "priority": priority,
     }
     payload.update(data)
-    return Event(f"routing.{kind}", payload, conversation_id=entry.conversation_id)
+    return Event(f"routing.{kind}", payload, conversation_id=conversation_id)
 
 
 def _log(session: Session, conversation_id: int, kind: str, actor_id: int | None, /, **data: Any) -> None:
-    session.add(ConversationActivity(conversation_id=conversation_id, kind=kind, actor_agent_id=actor_id, data=data))
+    log_activity(session, conversation_id, kind, actor_id, **data)
 
 
 def _lock_entry(session: Session, conversation_id: int) -> RoutingEntry | None:
@@ -272,7 +280,11 @@ def forget_queues(session: Session | None = None) -> None:
 
 def queue_for(session: Session, conversation: Conversation) -> QueueRef:
     """The queue of the conversation's topic if it serves its channel, else the default queue."""
-    topic_id, channel = conversation.topic_id, conversation.channel
+    return queue_for_topic(session, conversation.topic_id, conversation.channel)
+
+
+def queue_for_topic(session: Session, topic_id: int | None, channel: str) -> QueueRef:
+    """The queue of this topic if it serves the channel, else the default queue."""
     ref = cache.cached(session, ("queue", topic_id, channel), lambda: _find_queue(session, topic_id, channel))
     if ref is None:
         raise NotFound("상담을 배정할 대기열이 없습니다.", "No queue takes this conversation.", code="no_queue")
@@ -314,10 +326,50 @@ def _queue_by_code(session: Session, code: str) -> RoutingQueue:
 def routing_priority(conversation: Conversation) -> int:
     """Topic priority plus the customer's tier bonus; lost/stolen cards and fraud above everything."""
     topic = conversation.topic
-    base = topic.priority if topic is not None else conversation.priority
-    bonus = TIER_BONUS.get(conversation.customer.tier, 0) if conversation.customer is not None else 0
-    urgent = URGENT_BOOST if topic is not None and topic.code in URGENT_TOPICS else 0
-    return urgent + base + bonus
+    return priority_of(
+        topic.code if topic is not None else None,
+        topic.priority if topic is not None else conversation.priority,
+        conversation.customer.tier if conversation.customer is not None else None,
+    )
+
+
+def priority_of(topic_code: str | None, base: int, tier: str | None) -> int:
+    """:func:`routing_priority` from its parts: the topic (or the conversation's own priority), the tier."""
+    urgent = URGENT_BOOST if topic_code in URGENT_TOPICS else 0
+    return urgent + base + TIER_BONUS.get(tier or "", 0)
+
+
+_ENTRY_INSERT = RoutingEntry.__table__.insert()
+
+
+def enqueue_new(
+    session: Session, conversation_id: int, channel: str, topic_id: int | None, priority: int, at: datetime
+) -> QueueRef:
+    """:func:`enqueue` for a conversation created in this very transaction, already ``queued`` with its
+    routing priority: no entry can exist yet and nobody else can see the conversation, so there is
+    nothing to lock and the entry is one plain insert. Raises ``NotFound`` (``no_queue``) when no
+    queue takes it."""
+    queue = queue_for_topic(session, topic_id, channel)
+    session.connection().execute(
+        _ENTRY_INSERT,
+        {
+            "conversation_id": conversation_id,
+            "queue_id": queue.id,
+            "channel": channel,
+            "priority": priority,
+            "enqueued_at": at,
+            "state": EntryState.WAITING.value,
+            "skipped": {},
+            "escalated": False,
+            "created_at": at,
+            "updated_at": at,
+        },
+    )
+    _log(session, conversation_id, "queued", None, queue=queue.code, priority=priority)
+    queue_event(
+        session, _entry_event("queued", conversation_id, queue.id, EntryState.WAITING, None, priority, queue=queue.code)
+    )
+    return queue
 
 
 def enqueue(
