@@ -54,6 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     else:
         app = create_app(settings, database=db, run_migrations=False)
+        app.state.freeze_gc = True
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

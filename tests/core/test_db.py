@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from sangdam.core.db import Database, queue_event
 from sangdam.core.events import Event
@@ -31,3 +36,88 @@ def test_sqlite_runs_in_wal_mode(db: Database) -> None:
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_run_commits_on_the_loop_and_rolls_back_on_error(db: Database) -> None:
+    """``Database.run`` (async callers): the work's result comes back, its events publish after commit,
+    and a failing work leaves nothing behind."""
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from sangdam.models import Customer
+
+    seen: list[str] = []
+    db.bus._deliver_locally = lambda e: seen.append(e.kind)  # type: ignore[method-assign]
+
+    def add(session: Session) -> int:
+        customer = Customer(name="홍길동")
+        session.add(customer)
+        session.flush()
+        queue_event(session, Event("customer.added", {}))
+        return customer.id
+
+    def fail(session: Session) -> None:
+        session.add(Customer(name="김철수"))
+        session.flush()
+        raise ValueError("boom")
+
+    customer_id = asyncio.run(db.run(add))
+    assert customer_id > 0 and seen == ["customer.added"]
+    with pytest.raises(ValueError, match="boom"):
+        asyncio.run(db.run(fail))
+    with db.session() as s:
+        assert s.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
+
+
+def _hold_writer_lock(db_file: str, marker: str, ready: Any, release: Any) -> None:
+    """In another process: take the writer lock, say so, wait, write the marker, then let go."""
+    from pathlib import Path
+
+    from sangdam.core.db import WriterLock
+
+    lock = WriterLock(Path(db_file + ".writer-lock"))
+    with lock:
+        ready.set()
+        release.wait(30)
+        Path(marker).write_text("released")
+    lock.close()
+
+
+def test_sqlite_writers_in_other_processes_wait_for_each_other(tmp_path: Path) -> None:
+    """``sangdam serve --workers N`` on SQLite: a process's transaction starts only once another
+    process's write is over (the writer lock is an flock beside the database file)."""
+    import multiprocessing
+
+    from sangdam.core.events import EventBus
+
+    db_file = tmp_path / "sangdam.db"
+    marker = tmp_path / "marker"
+    database = Database(f"sqlite:///{db_file}", EventBus())
+    context = multiprocessing.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_writer_lock, args=(str(db_file), str(marker), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60), "the other process did not take the lock"
+        release.set()  # it writes the marker before letting go: we can only get in after that
+        with database.transaction() as session:
+            session.execute(text("select 1"))
+            assert marker.read_text() == "released"
+    finally:
+        release.set()
+        holder.join(30)
+        database.dispose()
+    assert holder.exitcode == 0
+
+
+def test_the_writer_lock_is_reentrant_within_a_thread(tmp_path: Path) -> None:
+    from sangdam.core.events import EventBus
+
+    database = Database(f"sqlite:///{tmp_path / 'sangdam.db'}", EventBus())
+    try:
+        with database.transaction() as outer, database.transaction() as inner:
+            # a refused access writes its audit row on its own while the request's transaction is open
+            assert outer is not inner
+    finally:
+        database.dispose()

@@ -10,11 +10,13 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sangdam.conversations.activity import log_activity
 from sangdam.conversations.attachments import CheckedAttachment, check_attachments, store
@@ -47,6 +49,15 @@ _T = TypeVar("_T")
 _CONVERSATIONS = Conversation.__table__
 _MESSAGES = Message.__table__
 _ATTACHMENTS = Attachment.__table__
+_DELIVERED = select(_MESSAGES.c.id).where(
+    _MESSAGES.c.channel == bindparam("channel"), _MESSAGES.c.channel_message_id == bindparam("cmid")
+)
+_TOUCH = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("conversation"))
+    .values(last_message_at=bindparam("at_message"), updated_at=bindparam("at_update"))
+)
+_RECEIPT_TAKEN = select(_CONVERSATIONS.c.id).where(_CONVERSATIONS.c.receipt_number == bindparam("receipt_number"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +74,7 @@ def new_receipt_number(session: Session) -> str:
     conn = session.connection()
     for _ in range(20):
         candidate = f"{day}-{secrets.randbelow(1_000_000):06d}"
-        taken = conn.execute(select(_CONVERSATIONS.c.id).where(_CONVERSATIONS.c.receipt_number == candidate)).first()
+        taken = conn.execute(_RECEIPT_TAKEN, {"receipt_number": candidate}).first()
         if taken is None:
             return candidate
     raise Conflict("접수번호를 만들지 못했습니다. 잠시 후 다시 시도해 주세요.", "Could not allocate a receipt number.")
@@ -211,31 +222,29 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
         conversation.status = ConversationStatus.ASSIGNED if conversation.assignee_id else ConversationStatus.QUEUED
 
     masked = mask_sensitive(body)
-    message = Message(
-        conversation_id=conversation.id,
-        channel=inbound.channel,
-        channel_message_id=inbound.channel_message_id,
-        sender_kind=SenderKind.CUSTOMER,
-        body=masked.text,
-        masked_kinds=",".join(sorted(masked.kinds)),
-        created_at=at,
-    )
-    if inbound.channel_message_id is None:
-        session.add(message)
-        session.flush()
-    else:
-        try:
-            with session.begin_nested():
-                session.add(message)
-                session.flush()
-        except IntegrityError:
-            # The same provider message arrived twice at the same moment: keep the first.
-            existing = _stored(session, inbound)
-            assert existing is not None
-            return InboundResult(existing.conversation, existing, False, True)
-    _attach_to_message(session, settings, message, files)
-    conversation.last_message_at = at
-    conversation.updated_at = at
+    message_row = {
+        "conversation_id": conversation.id,
+        "channel": inbound.channel,
+        "channel_message_id": inbound.channel_message_id,
+        "sender_kind": SenderKind.CUSTOMER.value,
+        "body": masked.text,
+        "masked_kinds": ",".join(sorted(masked.kinds)),
+        "created_at": at,
+    }
+    try:
+        # Another worker may store the same provider message at once (PostgreSQL; SQLite's write
+        # lock keeps other writers out since the check above): then the first one is kept.
+        racing = inbound.channel_message_id is not None and session.get_bind().dialect.name != "sqlite"
+        with session.begin_nested() if racing else contextlib.nullcontext():
+            message_id = session.connection().execute(_MESSAGES.insert(), message_row).inserted_primary_key[0]
+    except IntegrityError:
+        existing = _stored(session, inbound)
+        if existing is None:
+            raise
+        return InboundResult(existing.conversation, existing, False, True)
+    message = _as_loaded(session, Message(id=message_id, agent_id=None, **message_row))
+    _attach(session, settings, conversation.id, message_id, files)
+    _touch(session, conversation, at)
 
     notice = None
     if masked.masked:
@@ -263,12 +272,16 @@ def receive_inbound(session: Session, settings: Settings, inbound: InboundMessag
 
 
 def _stored(session: Session, inbound: InboundMessage) -> Message | None:
-    """The message this channel already delivered with the same provider message id, if any."""
-    return session.execute(
-        select(Message).where(
-            Message.channel == inbound.channel, Message.channel_message_id == inbound.channel_message_id
-        )
-    ).scalar_one_or_none()
+    return stored_message(session, inbound.channel, inbound.channel_message_id)
+
+
+def stored_message(session: Session, channel: str, channel_message_id: str | None) -> Message | None:
+    """The message a channel already delivered with this provider message id, if any (an indexed
+    look-up of the id; the ORM object is loaded only for a redelivery)."""
+    if channel_message_id is None:
+        return None
+    found = session.connection().execute(_DELIVERED, {"channel": channel, "cmid": channel_message_id}).scalar()
+    return session.get(Message, found) if found is not None else None
 
 
 def _open_conversation(
@@ -385,6 +398,14 @@ def _open_conversation(
     )
     message = _as_loaded(session, Message(id=message_id, conversation_id=conversation_id, agent_id=None, **message_row))
     return InboundResult(conversation, message, True, False)
+
+
+def _touch(session: Session, conversation: Conversation, at: datetime) -> None:
+    """A new message's time on its conversation: one plain UPDATE, and the ORM object kept in step
+    without marking it changed (a chat message would otherwise cost a flush of its own)."""
+    session.connection().execute(_TOUCH, {"conversation": conversation.id, "at_message": at, "at_update": at})
+    set_committed_value(conversation, "last_message_at", at)
+    set_committed_value(conversation, "updated_at", at)
 
 
 def _as_loaded(session: Session, row: _T) -> _T:

@@ -132,9 +132,10 @@ def _detail(conversation: Conversation) -> ConversationDetail:
     summary="문의 접수 (public)",
     responses=INQUIRY_ERRORS,
 )
-def file_inquiry(data: InquiryCreate, db: DbDep, settings: SettingsDep, ip: ClientDep) -> InquiryPublic:
+async def file_inquiry(data: InquiryCreate, db: DbDep, settings: SettingsDep, ip: ClientDep) -> InquiryPublic:
     """A web/app inquiry. No authentication; the answer holds the 접수번호 the customer looks it up by."""
-    with db.transaction() as session:
+
+    def work(session: Session) -> InquiryPublic:
         conversation = actions.create_inquiry(session, settings, data, actor=Actor.customer(None, ip))
         if data.deflection_id is not None:  # FAQ suggestions were shown, and the customer submitted anyway
             with contextlib.suppress(NotFound):
@@ -145,6 +146,8 @@ def file_inquiry(data: InquiryCreate, db: DbDep, settings: SettingsDep, ip: Clie
             status_label=STATUS_LABELS_KO.get(conversation.status, conversation.status),
             created_at=conversation.created_at,
         )
+
+    return await db.run(work)
 
 
 @router.post(

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,13 +44,24 @@ class Event:
 class Subscription:
     """A local subscriber: an asyncio queue fed from any thread."""
 
-    def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop, maxsize: int = 1000) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        loop: asyncio.AbstractEventLoop,
+        maxsize: int = 1000,
+        accept: Callable[[Event], bool] | None = None,
+    ) -> None:
         self.bus = bus
         self.loop = loop
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
         self.dropped = 0
+        self.accept = accept
 
     def _offer(self, item: Event) -> None:
+        # The filter runs on the subscriber's loop as the event arrives: an event the subscriber
+        # would skip never wakes its task (a hundred agent sockets, one of which wants a message).
+        if self.accept is not None and not self.accept(item):
+            return
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -80,8 +92,9 @@ class EventBus:
         self._subscribers: set[Subscription] = set()
         self._lock = threading.Lock()
 
-    def subscribe(self) -> Subscription:
-        sub = Subscription(self, asyncio.get_running_loop())
+    def subscribe(self, accept: Callable[[Event], bool] | None = None) -> Subscription:
+        """A queue of the events published from now on (only those ``accept`` takes, if given)."""
+        sub = Subscription(self, asyncio.get_running_loop(), accept=accept)
         with self._lock:
             self._subscribers.add(sub)
         return sub

@@ -8,8 +8,9 @@ instead of two flushes, a large part of what filing an inquiry costs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, and_, delete, or_, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -37,29 +38,42 @@ def find_by_contact(session: Session, kind: str, value: str) -> Customer | None:
     return row.customer if row else None
 
 
+# Built once: a statement object keeps its compiled form, so each call only binds values.
+_OWNER = (
+    select(_CUSTOMERS.c.id, _CUSTOMERS.c.name, _CUSTOMERS.c.tier)
+    .join(_CONTACTS, _CONTACTS.c.customer_id == _CUSTOMERS.c.id)
+    .where(_CONTACTS.c.kind == bindparam("kind"), _CONTACTS.c.value == bindparam("value"))
+)
+_CONTACTS_OF = select(_CONTACTS.c.kind, _CONTACTS.c.value).where(_CONTACTS.c.customer_id == bindparam("customer_id"))
+_NEW_CUSTOMER = _CUSTOMERS.insert()
+_DROP_CUSTOMER = delete(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("customer_id"))
+
+
+def _insert_if_free(dialect: Any) -> Any:
+    """An insert of a contact point that returns its id, or nothing when it belongs to someone."""
+    return dialect.insert(_CONTACTS).on_conflict_do_nothing(index_elements=["kind", "value"]).returning(_CONTACTS.c.id)
+
+
+_ATTACH_IF_FREE = {"sqlite": _insert_if_free(sqlite), "postgresql": _insert_if_free(postgresql)}
+
+
 def _lookup(conn: Connection, contacts: list[tuple[str, str]]) -> CustomerRef | None:
     """The customer of the first contact (in the given order of preference) that belongs to one."""
-    rows = conn.execute(
-        select(_CUSTOMERS.c.id, _CUSTOMERS.c.name, _CUSTOMERS.c.tier, _CONTACTS.c.kind, _CONTACTS.c.value)
-        .join(_CONTACTS, _CONTACTS.c.customer_id == _CUSTOMERS.c.id)
-        .where(or_(*(and_(_CONTACTS.c.kind == kind, _CONTACTS.c.value == value) for kind, value in contacts)))
-    ).all()
-    owners = {(row.kind, row.value): CustomerRef(row.id, row.name, row.tier) for row in rows}
-    return next((owners[c] for c in contacts if c in owners), None)
+    for kind, value in contacts:
+        row = conn.execute(_OWNER, {"kind": kind, "value": value}).first()
+        if row is not None:
+            return CustomerRef(row.id, row.name, row.tier)
+    return None
 
 
 def _attach_free(conn: Connection, customer_id: int, contacts: list[tuple[str, str]]) -> int:
     """Attach each contact point to the customer unless it belongs to someone already; how many were."""
-    insert = (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(_CONTACTS)
-    attached = 0
+    insert = _ATTACH_IF_FREE[conn.dialect.name]
     at = now()
+    attached = 0
     for kind, value in contacts:
-        result = conn.execute(
-            insert.values(
-                customer_id=customer_id, kind=kind, value=value, verified=False, created_at=at
-            ).on_conflict_do_nothing(index_elements=["kind", "value"])
-        )
-        attached += result.rowcount or 0
+        params = {"customer_id": customer_id, "kind": kind, "value": value, "verified": False, "created_at": at}
+        attached += conn.execute(insert, params).first() is not None
     return attached
 
 
@@ -88,25 +102,20 @@ def customer_for_contacts(
     conn = session.connection()
     found = _lookup(conn, contacts) if contacts else None
     if found is not None:
-        known = {
-            (row.kind, row.value)
-            for row in conn.execute(
-                select(_CONTACTS.c.kind, _CONTACTS.c.value).where(_CONTACTS.c.customer_id == found.id)
-            )
-        }
+        known = {(row.kind, row.value) for row in conn.execute(_CONTACTS_OF, {"customer_id": found.id})}
         _attach_free(conn, found.id, [c for c in contacts if c not in known])
         return found
     at = now()
     clean_name = name.strip() or "고객"
     customer_id = conn.execute(
-        _CUSTOMERS.insert().values(name=clean_name, tier="general", language=language, created_at=at, updated_at=at)
+        _NEW_CUSTOMER, {"name": clean_name, "tier": "general", "language": language, "created_at": at, "updated_at": at}
     ).inserted_primary_key[0]
     if contacts and _attach_free(conn, customer_id, contacts) == 0:
         # Another worker created this customer at the same moment (PostgreSQL; SQLite's write lock
         # keeps other writers out): use theirs and drop ours, which nothing refers to yet.
         raced = _lookup(conn, contacts)
         if raced is not None:
-            conn.execute(delete(_CUSTOMERS).where(_CUSTOMERS.c.id == customer_id))
+            conn.execute(_DROP_CUSTOMER, {"customer_id": customer_id})
             return raced
     return CustomerRef(customer_id, clean_name, "general")
 

@@ -100,7 +100,7 @@ class Dispatcher:
         if self._loop_task is not None:
             return
         self._stopping = False
-        self._subscription = self.bus.subscribe()
+        self._subscription = self.bus.subscribe(accept=wakes_dispatcher)
         self._listen_task = asyncio.create_task(self._listen(self._subscription), name="sangdam-dispatch-wake")
         self._loop_task = asyncio.create_task(self._loop(), name="sangdam-dispatch")
 

@@ -33,7 +33,6 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from sangdam.channels.webchat import agent_actions as chat
@@ -84,8 +83,8 @@ def _in_transaction(db: Database, work: Callable[[Session], T]) -> T:
 
 
 async def _run(db: Database, work: Callable[[Session], T]) -> T:
-    """One transaction in a worker thread: the event loop never waits on the database."""
-    return await run_in_threadpool(_in_transaction, db, work)
+    """One transaction, from async code (see :meth:`Database.run`)."""
+    return await db.run(work)
 
 
 def _me(session: Session, ctx: AgentContext) -> Agent:
@@ -468,7 +467,8 @@ class _Watch:
             else:
                 self.ended = set()
         # A chat that left still gets its last events (its end, the customer's rating) on this page.
-        self.extra |= left
+        # (Sets are replaced, never changed in place: the bus filter reads them on the event loop.)
+        self.extra = self.extra | left
         changed = held != self.held or offered != self.offered
         self.held, self.offered = held, offered
         return changed
@@ -479,7 +479,7 @@ class _Watch:
             conversation = session.get(Conversation, conversation_id)
             if agent is None or conversation is None or not chat.may_open(session, agent, conversation):
                 return False
-        self.extra.add(conversation_id)
+        self.extra = self.extra | {conversation_id}
         return True
 
     @property
@@ -494,14 +494,29 @@ class _Watch:
         ids = {data.get(k) for k in ("agent_id", "by_agent_id", "from_agent_id", "assignee_id", "previous_assignee_id")}
         return self.agent_id in ids
 
+    def wants(self, event: Event) -> bool:
+        """Whether the socket acts on this event at all: the bus filter of its subscription."""
+        if self.forward(event):
+            return True
+        return changes_set(event) and (self.concerns_me(event) or _conversation_of(event) in self.all)
+
     def forward(self, event: Event) -> bool:
         """Whether the page gets this event (the customer's own typing/read/presence only)."""
-        cid = event.conversation_id or event.data.get("conversation_id")
+        cid = _conversation_of(event)
         if event.kind.startswith("chat.") and event.data.get("side") == "agent":
             return False
         if event.kind.startswith(ROUTING_EVENTS_FOR_SET) and self.concerns_me(event):
             return True
         return cid in self.all
+
+
+def _conversation_of(event: Event) -> Any:
+    return event.conversation_id or event.data.get("conversation_id")
+
+
+def changes_set(event: Event) -> bool:
+    """Whether the event may change which chats an agent holds or is offered."""
+    return event.kind.startswith(ROUTING_EVENTS_FOR_SET) or event.kind == "conversation.updated"
 
 
 def _typing(db: Database, agent_id: int, conversation_id: int, typing: bool) -> None:
@@ -541,7 +556,8 @@ async def chat_socket(websocket: WebSocket) -> None:
         await websocket.close(code=4401)
         return
     watch = _Watch(db, agent_id)
-    subscription = app.state.bus.subscribe()  # before the snapshot: nothing after it is missed
+    # Subscribed before the snapshot: nothing after it is missed. Only this agent's events wake it.
+    subscription = app.state.bus.subscribe(accept=watch.wants)
     await asyncio.to_thread(watch.refresh)
     await websocket.accept()
     lock = asyncio.Lock()
@@ -553,13 +569,11 @@ async def chat_socket(websocket: WebSocket) -> None:
     async def pump() -> None:
         while True:
             event = await subscription.get()
-            cid = event.conversation_id or event.data.get("conversation_id")
             # The event first (a chat that ended shows it), then the new set of chats if it changed.
-            relevant = watch.concerns_me(event) or cid in watch.all
+            relevant = watch.concerns_me(event) or _conversation_of(event) in watch.all
             if watch.forward(event):
                 await send({"kind": event.kind, "data": event.data, "id": event.id})
-            changes_set = event.kind.startswith(ROUTING_EVENTS_FOR_SET) or event.kind == "conversation.updated"
-            if changes_set and relevant and await asyncio.to_thread(watch.refresh):
+            if changes_set(event) and relevant and await asyncio.to_thread(watch.refresh):
                 await send({"kind": "chats", "data": watch.snapshot()})
 
     sender = asyncio.create_task(pump())

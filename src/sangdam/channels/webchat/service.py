@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
-from sangdam.conversations.actions import new_receipt_number, receive_inbound
+from sangdam.conversations.actions import new_receipt_number, receive_inbound, stored_message
 from sangdam.conversations.attachments import AttachmentUpload
 from sangdam.conversations.schemas import InboundMessage
 from sangdam.core.clock import format_seoul, now, to_seoul
@@ -335,10 +335,7 @@ def _check_client_id(client_id: str) -> str:
 
 
 def _existing(session: Session, channel_message_id: str) -> Message | None:
-    found = session.execute(
-        select(Message.id).where(Message.channel == CHANNEL, Message.channel_message_id == channel_message_id)
-    ).scalar_one_or_none()
-    return session.get(Message, found) if found is not None else None
+    return stored_message(session, CHANNEL, channel_message_id)
 
 
 # What a customer's message needs of its conversation: the customer, not the agent's skills and

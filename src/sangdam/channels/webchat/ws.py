@@ -69,7 +69,7 @@ def _in_transaction(db: Database, work: Callable[[Session], T]) -> T:
 
 
 async def _tx(db: Database, work: Callable[[Session], T]) -> T:
-    return await run_in_threadpool(_in_transaction, db, work)
+    return await db.run(work)
 
 
 def _error_frame(error: SangdamError, client_id: str | None = None) -> dict[str, Any]:
@@ -279,9 +279,10 @@ class CustomerConnection:
 
 class PostBatcher:
     """Group commit for customer messages: those that arrive while a write is under way are
-    written together, in one transaction on one worker thread, when it ends.
+    written together, in one transaction, when it ends (on SQLite on the event loop, on PostgreSQL
+    in a worker thread: :meth:`Database.offload`).
 
-    Under load this saves a transaction and a thread hand-off per message; alone, a message is
+    Under load this saves a transaction (and a thread hand-off) per message; alone, a message is
     written at once. If the shared transaction fails (one message refused, say), it is rolled back
     as a whole and each message is written again in a transaction of its own, so a refused message
     never takes others with it and nothing is stored or published twice.
@@ -306,7 +307,7 @@ class PostBatcher:
             while self.pending:
                 batch, self.pending = self.pending[:BATCH_MAX], self.pending[BATCH_MAX:]
                 try:
-                    outcomes = await run_in_threadpool(self._write, [work for work, _ in batch])
+                    outcomes = await self.db.offload(self._write, [work for work, _ in batch])
                 except Exception as exc:  # pragma: no cover - the thread pool itself failed
                     outcomes = [(False, exc)] * len(batch)
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
