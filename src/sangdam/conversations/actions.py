@@ -171,9 +171,15 @@ def _system_message(session: Session, conversation: Conversation, body: str) -> 
     return msg
 
 
-def receive_inbound(session: Session, settings: Settings, inbound: InboundMessage, actor: Actor) -> InboundResult:
-    """A customer's message from any channel: find the customer and conversation, mask, store, publish."""
-    if inbound.channel_message_id:
+def receive_inbound(
+    session: Session, settings: Settings, inbound: InboundMessage, actor: Actor, *, unseen: bool = False
+) -> InboundResult:
+    """A customer's message from any channel: find the customer and conversation, mask, store, publish.
+
+    ``unseen``: the caller has just found, in this transaction, that the channel's message id is not
+    stored yet (the redelivery check is then not repeated).
+    """
+    if inbound.channel_message_id and not unseen:
         existing = _stored(session, inbound)
         if existing is not None:
             return InboundResult(existing.conversation, existing, False, True)

@@ -446,9 +446,10 @@ class _Watch:
     def __init__(self, db: Database, agent_id: int) -> None:
         self.db = db
         self.agent_id = agent_id
-        self.held: set[int] = set()
-        self.offered: set[int] = set()
-        self.extra: set[int] = set()
+        self.held: frozenset[int] = frozenset()
+        self.offered: frozenset[int] = frozenset()
+        self.extra: frozenset[int] = frozenset()
+        self.all: frozenset[int] = frozenset()  # held | offered | extra, read for every event of the bus
         self.ended: set[int] = set()  # chats that left the held set because they ended
 
     def refresh(self) -> bool:
@@ -456,8 +457,8 @@ class _Watch:
             agent = session.get(Agent, self.agent_id)
             if agent is None or not agent.active:
                 raise Unauthorized("로그인이 필요합니다.", "Please sign in.")
-            held = {c.id for c in chat.my_chats(session, agent)}
-            offered = {o.conversation.id for o in chat.my_offers(session, agent)}
+            held = frozenset(c.id for c in chat.my_chats(session, agent))
+            offered = frozenset(o.conversation.id for o in chat.my_offers(session, agent))
             left = self.held - held
             if left:
                 statuses = session.execute(
@@ -468,10 +469,14 @@ class _Watch:
                 self.ended = set()
         # A chat that left still gets its last events (its end, the customer's rating) on this page.
         # (Sets are replaced, never changed in place: the bus filter reads them on the event loop.)
-        self.extra = self.extra | left
         changed = held != self.held or offered != self.offered
         self.held, self.offered = held, offered
+        self._follow(self.extra | left)
         return changed
+
+    def _follow(self, extra: frozenset[int]) -> None:
+        self.extra = extra
+        self.all = self.held | self.offered | extra
 
     def watch(self, conversation_id: int) -> bool:
         with self.db.session() as session:
@@ -479,12 +484,8 @@ class _Watch:
             conversation = session.get(Conversation, conversation_id)
             if agent is None or conversation is None or not chat.may_open(session, agent, conversation):
                 return False
-        self.extra = self.extra | {conversation_id}
+        self._follow(self.extra | {conversation_id})
         return True
-
-    @property
-    def all(self) -> set[int]:
-        return self.held | self.offered | self.extra
 
     def snapshot(self) -> dict[str, Any]:
         return {"chats": sorted(self.held), "offers": sorted(self.offered), "ended": sorted(self.ended)}

@@ -39,7 +39,7 @@ from email.utils import formataddr, make_msgid
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session, lazyload
 
 from sangdam.conversations.actions import new_receipt_number, receive_inbound, stored_message
 from sangdam.conversations.attachments import AttachmentUpload
@@ -338,13 +338,10 @@ def _existing(session: Session, channel_message_id: str) -> Message | None:
     return stored_message(session, CHANNEL, channel_message_id)
 
 
-# What a customer's message needs of its conversation: the customer, not the agent's skills and
-# capacities nor the customer's contact points (each a query of its own).
-_LEAN = (
-    lazyload(Conversation.assignee),
-    lazyload(Conversation.topic),
-    joinedload(Conversation.customer).lazyload(Customer.contact_points),
-)
+# What a customer's message needs of its conversation: its own row. The customer, topic and agent
+# (with the agent's skills and capacities) load only where a step reads them: the bot's hand-off,
+# a reopened chat — not the message of a chat under way.
+_LEAN = (lazyload(Conversation.assignee), lazyload(Conversation.topic), lazyload(Conversation.customer))
 
 
 def _ended(conversation: Conversation) -> None:
@@ -411,6 +408,7 @@ def post_message(
             attachments=list(attachments or []),
         ),
         Actor.customer(conversation.customer_id),
+        unseen=True,  # looked up above, in this transaction
     )
     outcome = PostResult(result.conversation, result.message, result.duplicate)
     if result.duplicate or conversation.status != ConversationStatus.BOT or not result.message.body:
