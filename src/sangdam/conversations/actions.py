@@ -39,7 +39,7 @@ from sangdam.models import (
 )
 from sangdam.models.base import OPEN_STATUSES, ContactKind, ConversationStatus, Role, SenderKind
 from sangdam.privacy.audit import Actor, record
-from sangdam.privacy.detect import customer_notice, mask_sensitive
+from sangdam.privacy.detect import MaskResult, customer_notice, mask_sensitive
 from sangdam.routing import lifecycle as routing
 from sangdam.routing.actions import enqueue_new, priority_of
 
@@ -228,15 +228,7 @@ def receive_inbound(
         conversation.status = ConversationStatus.ASSIGNED if conversation.assignee_id else ConversationStatus.QUEUED
 
     masked = mask_sensitive(body)
-    message_row = {
-        "conversation_id": conversation.id,
-        "channel": inbound.channel,
-        "channel_message_id": inbound.channel_message_id,
-        "sender_kind": SenderKind.CUSTOMER.value,
-        "body": masked.text,
-        "masked_kinds": ",".join(sorted(masked.kinds)),
-        "created_at": at,
-    }
+    message_row = {"conversation_id": conversation.id, **_customer_message(inbound, masked, at)}
     try:
         # Another worker may store the same provider message at once (PostgreSQL; SQLite's write
         # lock keeps other writers out since the check above): then the first one is kept.
@@ -327,14 +319,7 @@ def _open_conversation(
         "updated_at": at,
         "last_message_at": at,
     }
-    message_row = {
-        "channel": inbound.channel,
-        "channel_message_id": inbound.channel_message_id,
-        "sender_kind": SenderKind.CUSTOMER.value,
-        "body": masked.text,
-        "masked_kinds": ",".join(sorted(masked.kinds)),
-        "created_at": at,
-    }
+    message_row = _customer_message(inbound, masked, at)
     try:
         # Another worker may store the same provider message at once (PostgreSQL): then nothing of
         # this conversation is kept. SQLite's write lock keeps other writers out.
@@ -404,6 +389,18 @@ def _open_conversation(
     )
     message = _as_loaded(session, Message(id=message_id, conversation_id=conversation_id, agent_id=None, **message_row))
     return InboundResult(conversation, message, True, False)
+
+
+def _customer_message(inbound: InboundMessage, masked: MaskResult, at: datetime) -> dict[str, object]:
+    """The row of a customer's message (without its conversation id), its text already masked."""
+    return {
+        "channel": inbound.channel,
+        "channel_message_id": inbound.channel_message_id,
+        "sender_kind": SenderKind.CUSTOMER.value,
+        "body": masked.text,
+        "masked_kinds": ",".join(sorted(masked.kinds)),
+        "created_at": at,
+    }
 
 
 def _touch(session: Session, conversation: Conversation, at: datetime) -> None:

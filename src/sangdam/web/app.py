@@ -245,12 +245,13 @@ def create_app(
     from sangdam.web import console, portal
     from sangdam.web.api import api_router
 
+    # The JSON API first: routes are matched in order, and integrations post there most often.
+    app.include_router(api_router)
     app.include_router(portal.router)
     app.include_router(console.router)
     app.include_router(routing_views.portal_router)
     app.include_router(routing_views.console_router)
     app.state.templates.env.globals["hours_notice"] = routing_views.hours_notice
-    app.include_router(api_router)
 
     from sangdam.knowledge import api as knowledge_api
     from sangdam.knowledge import views as knowledge_views
