@@ -167,7 +167,7 @@ class Database:
         waits only while another thread or process finishes its own short write. On PostgreSQL
         (network round trips, many writers) the work goes to a worker thread.
         """
-        return await self.offload(self._in_transaction, work)
+        return await self.offload(self.in_transaction, work)
 
     async def offload(self, function: Callable[..., T], *args: Any) -> T:
         """Call a synchronous function that uses the database, from async code: right here on
@@ -176,7 +176,8 @@ class Database:
             return function(*args)
         return await anyio.to_thread.run_sync(function, *args)
 
-    def _in_transaction(self, work: Callable[[Session], T]) -> T:
+    def in_transaction(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in a transaction of its own; its result."""
         with self.transaction() as session:
             return work(session)
 

@@ -130,9 +130,8 @@ class Dispatcher:
 
     async def _listen(self, subscription: Subscription) -> None:
         while True:
-            item = await subscription.get()
-            if wakes_dispatcher(item):
-                self._wake.set()
+            await subscription.get()  # only events that wake the dispatcher (the subscription's filter)
+            self._wake.set()
 
     async def _loop(self) -> None:
         failures = 0

@@ -24,8 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode, urlparse
 
 import orjson
@@ -53,7 +52,6 @@ log = logging.getLogger(__name__)
 
 agent_router = APIRouter(prefix="/console", include_in_schema=False)
 
-T = TypeVar("T")
 
 HANDOFF_LABELS_KO = {
     "requested": "고객이 상담원 연결 요청",
@@ -75,16 +73,6 @@ def _page(templates: Any, request: Request, name: str, context: dict[str, Any], 
 
 def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
-
-
-def _in_transaction(db: Database, work: Callable[[Session], T]) -> T:
-    with db.transaction() as session:
-        return work(session)
-
-
-async def _run(db: Database, work: Callable[[Session], T]) -> T:
-    """One transaction, from async code (see :meth:`Database.run`)."""
-    return await db.run(work)
 
 
 def _me(session: Session, ctx: AgentContext) -> Agent:
@@ -163,7 +151,7 @@ def _workspace(session: Session, ctx: AgentContext, client: str, only: int | Non
 
 @agent_router.get("/chats")
 def workspace(request: Request, ctx: ConsoleAgent, db: DbDep, templates: TemplatesDep, client: ClientDep) -> Response:
-    context = _in_transaction(db, lambda s: _workspace(s, ctx, client))
+    context = db.in_transaction(lambda s: _workspace(s, ctx, client))
     context["flash"] = request.query_params.get("done")
     context["error"] = request.query_params.get("error")
     return _page(templates, request, "chat/agent_workspace.html", context)
@@ -173,7 +161,7 @@ def workspace(request: Request, ctx: ConsoleAgent, db: DbDep, templates: Templat
 def single_chat(
     conversation_id: int, request: Request, ctx: ConsoleAgent, db: DbDep, templates: TemplatesDep, client: ClientDep
 ) -> Response:
-    context = _in_transaction(db, lambda s: _workspace(s, ctx, client, only=conversation_id))
+    context = db.in_transaction(lambda s: _workspace(s, ctx, client, only=conversation_id))
     context["flash"] = request.query_params.get("done")
     context["error"] = request.query_params.get("error")
     return _page(templates, request, "chat/agent_workspace.html", context)
@@ -193,7 +181,7 @@ def panel_fragment(
             "queues": chat.transfer_queues(session),
         }
 
-    return _page(templates, request, "chat/agent_panel.html", _in_transaction(db, work))
+    return _page(templates, request, "chat/agent_panel.html", db.in_transaction(work))
 
 
 @agent_router.get("/chats/{conversation_id:int}/messages")
@@ -214,7 +202,7 @@ def messages_fragment(
             "customer_read": _read_marker(session, conversation.id),
         }
 
-    return _page(templates, request, "chat/agent_messages.html", _in_transaction(db, work))
+    return _page(templates, request, "chat/agent_messages.html", db.in_transaction(work))
 
 
 @agent_router.get("/chats/offers")
@@ -222,7 +210,7 @@ def offers_fragment(request: Request, ctx: ConsoleAgent, db: DbDep, templates: T
     def work(session: Session) -> dict[str, Any]:
         return {"me": ctx, "offer_cards": _offer_cards(session, _me(session, ctx))}
 
-    return _page(templates, request, "chat/agent_offers.html", _in_transaction(db, work))
+    return _page(templates, request, "chat/agent_offers.html", db.in_transaction(work))
 
 
 # ---------------------------------------------------------------------------- actions
@@ -268,7 +256,7 @@ async def send_message(
         return message.id
 
     try:
-        message_id = await _run(db, work)
+        message_id = await db.run(work)
     except SangdamError as error:
         return _refusal(request, error, "/console/chats")
     return _answer(request, {"message_id": message_id}, "/console/chats", "메시지를 보냈습니다.")
@@ -282,7 +270,7 @@ async def accept(conversation_id: int, request: Request, ctx: ConsoleAgent, db: 
         chat.accept(session, _me(session, ctx), conversation_id)
 
     try:
-        await _run(db, work)
+        await db.run(work)
     except SangdamError as error:
         return _refusal(request, error, "/console/chats")
     return _answer(request, {"conversation_id": conversation_id}, "/console/chats", "채팅 상담이 연결되었습니다.")
@@ -296,7 +284,7 @@ async def reject(conversation_id: int, request: Request, ctx: ConsoleAgent, db: 
         chat.reject(session, _me(session, ctx), conversation_id)
 
     try:
-        await _run(db, work)
+        await db.run(work)
     except SangdamError as error:
         return _refusal(request, error, "/console/chats")
     return _answer(request, {}, "/console/chats", "연결 요청을 거절했습니다.")
@@ -322,7 +310,7 @@ async def transfer(conversation_id: int, request: Request, ctx: ConsoleAgent, db
         raise InputError("target", "이관할 상담원이나 대기열을 선택해 주세요.", "Choose an agent or a queue.")
 
     try:
-        done = await _run(db, work)
+        done = await db.run(work)
     except SangdamError as error:
         return _refusal(request, error, "/console/chats")
     return _answer(request, {"conversation_id": conversation_id}, "/console/chats", done)
@@ -338,7 +326,7 @@ async def escalate(conversation_id: int, request: Request, ctx: ConsoleAgent, db
         chat.escalate(session, conversation, agent, values.get("reason", "")[:500], actor_of(ctx, client))
 
     try:
-        await _run(db, work)
+        await db.run(work)
     except SangdamError as error:
         return _refusal(request, error, "/console/chats")
     return _answer(request, {"conversation_id": conversation_id}, "/console/chats", "상급자에게 연결했습니다.")
@@ -354,7 +342,7 @@ async def close(conversation_id: int, request: Request, ctx: ConsoleAgent, db: D
         chat.close(session, conversation, agent, values.get("summary", "")[:2000], actor_of(ctx, client))
 
     try:
-        await _run(db, work)
+        await db.run(work)
     except SangdamError as error:
         return _refusal(request, error, "/console/chats")
     return _answer(request, {"conversation_id": conversation_id}, "/console/chats", "채팅 상담을 종료했습니다.")
@@ -378,7 +366,7 @@ def _canned_context(session: Session, ctx: AgentContext) -> dict[str, Any]:
 
 @agent_router.get("/chats/canned")
 def canned_page(request: Request, ctx: ConsoleAgent, db: DbDep, templates: TemplatesDep) -> Response:
-    context = _in_transaction(db, lambda s: _canned_context(s, ctx))
+    context = db.in_transaction(lambda s: _canned_context(s, ctx))
     context["flash"] = request.query_params.get("done")
     context["error"] = request.query_params.get("error")
     return _page(templates, request, "chat/agent_canned.html", context)
@@ -403,7 +391,7 @@ async def canned_create(request: Request, ctx: ConsoleAgent, db: DbDep, client: 
         return chat.create_canned(session, _me(session, ctx), _canned_input(values), actor_of(ctx, client)).id
 
     try:
-        canned_id = await _run(db, work)
+        canned_id = await db.run(work)
     except SangdamError as error:
         return _refusal(request, error, "/console/chats/canned")
     return _answer(request, {"id": canned_id}, "/console/chats/canned", "상용구를 저장했습니다.")
@@ -417,7 +405,7 @@ async def canned_update(canned_id: int, request: Request, ctx: ConsoleAgent, db:
         chat.update_canned(session, _me(session, ctx), canned_id, _canned_input(values), actor_of(ctx, client))
 
     try:
-        await _run(db, work)
+        await db.run(work)
     except SangdamError as error:
         return _refusal(request, error, "/console/chats/canned")
     return _answer(request, {"id": canned_id}, "/console/chats/canned", "상용구를 고쳤습니다.")
@@ -431,7 +419,7 @@ async def canned_delete(canned_id: int, request: Request, ctx: ConsoleAgent, db:
         chat.deactivate_canned(session, _me(session, ctx), canned_id, actor_of(ctx, client))
 
     try:
-        await _run(db, work)
+        await db.run(work)
     except SangdamError as error:
         return _refusal(request, error, "/console/chats/canned")
     return _answer(request, {"id": canned_id}, "/console/chats/canned", "상용구를 삭제했습니다.")

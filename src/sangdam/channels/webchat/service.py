@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, lazyload
 
-from sangdam.conversations.actions import new_receipt_number, receive_inbound, stored_message
+from sangdam.conversations.actions import InboundResult, new_receipt_number, receive_inbound, stored_message
 from sangdam.conversations.attachments import AttachmentUpload
 from sangdam.conversations.schemas import InboundMessage
 from sangdam.core.clock import format_seoul, now, to_seoul
@@ -394,7 +394,27 @@ def post_message(
         raise InputError("body", f"메시지는 {MAX_BODY}자까지 보낼 수 있습니다.", f"At most {MAX_BODY} characters.")
     conversation = _ensure_conversation(session, settings, handle)
     _ended(conversation)
-    result = receive_inbound(
+    result = _receive(session, settings, handle, conversation, body, cmid, attachments, unseen=True)
+    outcome = PostResult(result.conversation, result.message, result.duplicate)
+    if result.duplicate or conversation.status != ConversationStatus.BOT or not result.message.body:
+        return outcome
+    _bot_turn(session, settings, conversation, outcome, result.message.body, quick_reply, topic)
+    return outcome
+
+
+def _receive(
+    session: Session,
+    settings: Settings,
+    handle: ChatHandle,
+    conversation: Conversation,
+    body: str,
+    channel_message_id: str,
+    attachments: list[AttachmentUpload] | None = None,
+    *,
+    unseen: bool = False,
+) -> InboundResult:
+    """The customer's message into their chat, by the one road every channel takes in."""
+    return receive_inbound(
         session,
         settings,
         InboundMessage(
@@ -402,19 +422,14 @@ def post_message(
             contact_kind=ContactKind.WEB,
             contact_value=handle.contact_value,
             body=body,
-            channel_message_id=cmid,
+            channel_message_id=channel_message_id,
             conversation_id=conversation.id,
             language=conversation.language,
             attachments=list(attachments or []),
         ),
         Actor.customer(conversation.customer_id),
-        unseen=True,  # looked up above, in this transaction
+        unseen=unseen,
     )
-    outcome = PostResult(result.conversation, result.message, result.duplicate)
-    if result.duplicate or conversation.status != ConversationStatus.BOT or not result.message.body:
-        return outcome
-    _bot_turn(session, settings, conversation, outcome, result.message.body, quick_reply, topic)
-    return outcome
 
 
 # ------------------------------------------------------------------------------------- the bot
@@ -824,20 +839,7 @@ def leave_message(
             "An agent is already on the way; please write in the chat.",
             code="already_queued",
         )
-    result = receive_inbound(
-        session,
-        settings,
-        InboundMessage(
-            channel=CHANNEL,
-            contact_kind=ContactKind.WEB,
-            contact_value=handle.contact_value,
-            body=text,
-            channel_message_id=handle.channel_message_id(client_id),
-            conversation_id=conversation.id,
-            language=conversation.language,
-        ),
-        Actor.customer(conversation.customer_id),
-    )
+    result = _receive(session, settings, handle, conversation, text, handle.channel_message_id(client_id))
     if result.duplicate:
         return LeftMessage(result.conversation.receipt_number, True)
     at = now()

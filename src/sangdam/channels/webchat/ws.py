@@ -63,15 +63,6 @@ STATUS_LABELS_EN = {
 }
 
 
-def _in_transaction(db: Database, work: Callable[[Session], T]) -> T:
-    with db.transaction() as session:
-        return work(session)
-
-
-async def _tx(db: Database, work: Callable[[Session], T]) -> T:
-    return await db.run(work)
-
-
 def _error_frame(error: SangdamError, client_id: str | None = None) -> dict[str, Any]:
     return {
         "type": "error",
@@ -331,7 +322,7 @@ class PostBatcher:
         outcomes: list[tuple[bool, Any]] = []
         for work in works:
             try:
-                outcomes.append((True, _in_transaction(self.db, work)))
+                outcomes.append((True, self.db.in_transaction(work)))
             except Exception as exc:
                 outcomes.append((False, exc))
         return outcomes
@@ -541,7 +532,7 @@ async def customer_socket(websocket: WebSocket) -> None:
     if hello.get("type") != "hello":
         await websocket.close(code=4400)
         return
-    welcome = await _tx(db, lambda session: _welcome(session, settings, hello))
+    welcome = await db.run(lambda session: _welcome(session, settings, hello))
     opened: service.ChatOpened = welcome["opened"]
     conn = CustomerConnection(hub, websocket, opened.handle)
     after = hello.get("after")
@@ -732,7 +723,7 @@ async def _read(conn: CustomerConnection, message_id: object) -> None:
         if conversation is not None:
             service.mark_read(session, conversation, "customer", message_id)
 
-    await _tx(conn.hub.db, work)
+    await conn.hub.db.run(work)
 
 
 async def _leave_message(conn: CustomerConnection, frame: dict[str, Any], client_id: str | None) -> None:
@@ -760,7 +751,7 @@ async def _leave_message(conn: CustomerConnection, frame: dict[str, Any], client
         assert conversation is not None
         return left, ConversationRef.of(conversation)
 
-    left, ref = await _tx(hub.db, work)
+    left, ref = await hub.db.run(work)
     if conn.ref is None:
         await _attach(conn, ref)
     else:
@@ -772,12 +763,12 @@ async def _leave_message(conn: CustomerConnection, frame: dict[str, Any], client
 
 
 async def _close(conn: CustomerConnection) -> None:
-    await _tx(conn.hub.db, lambda session: service.close_by_customer(session, conn.handle))
+    await conn.hub.db.run(lambda session: service.close_by_customer(session, conn.handle))
 
 
 async def _rate(conn: CustomerConnection, frame: dict[str, Any]) -> None:
     comment = frame.get("comment") if isinstance(frame.get("comment"), str) else ""
-    rating = await _tx(conn.hub.db, lambda session: service.rate(session, conn.handle, frame.get("score"), comment))
+    rating = await conn.hub.db.run(lambda session: service.rate(session, conn.handle, frame.get("score"), comment))
     await conn.send({"type": "rated", "score": rating.score})
     email = frame.get("email")
     if isinstance(email, str) and email.strip():
@@ -814,4 +805,4 @@ async def _file(conn: CustomerConnection, attachment_id: object) -> None:
             "data": base64.b64encode(path.read_bytes()).decode(),
         }
 
-    await conn.send(await _tx(hub.db, work))
+    await conn.send(await hub.db.run(work))
