@@ -121,3 +121,89 @@ def test_the_writer_lock_is_reentrant_within_a_thread(tmp_path: Path) -> None:
             assert outer is not inner
     finally:
         database.dispose()
+
+
+def test_grouped_work_shares_a_commit_and_a_refusal_takes_nobody_with_it(db: Database) -> None:
+    """``Database.run_grouped`` (group commit): units submitted together commit together; when one
+    fails, the others are written on their own, once, with their events, and the failure reaches
+    only its own caller."""
+    import asyncio
+
+    from sqlalchemy import event, func, select
+
+    from sangdam.models import Customer
+
+    seen: list[str] = []
+    db.bus._deliver_locally = lambda e: seen.append(e.kind)  # type: ignore[method-assign]
+    commits: list[int] = []
+    event.listen(db.engine, "commit", lambda conn: commits.append(1))
+
+    def add(name: str) -> Any:
+        def work(session: Session) -> int:
+            customer = Customer(name=name)
+            session.add(customer)
+            session.flush()
+            queue_event(session, Event("customer.added", {"name": name}))
+            return customer.id
+
+        return work
+
+    def refuse(session: Session) -> None:
+        session.add(Customer(name="거절"))
+        session.flush()
+        raise ValueError("refused")
+
+    async def together(*works: Any) -> list[Any]:
+        return await asyncio.gather(*(db.run_grouped(w) for w in works), return_exceptions=True)
+
+    ids = asyncio.run(together(*(add(f"고객{i}") for i in range(5))))
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 5
+    assert len(commits) == 1 and seen == ["customer.added"] * 5
+
+    commits.clear()
+    seen.clear()
+    outcomes = asyncio.run(together(add("가"), refuse, add("나")))
+    assert isinstance(outcomes[0], int) and isinstance(outcomes[2], int)
+    assert isinstance(outcomes[1], ValueError)
+    assert len(commits) == 2 and seen == ["customer.added"] * 2  # the two re-run alone; nothing twice
+    with db.session() as s:
+        names = s.execute(select(Customer.name)).scalars().all()
+        assert sorted(names) == sorted([f"고객{i}" for i in range(5)] + ["가", "나"])
+        assert s.execute(select(func.count()).select_from(Customer)).scalar_one() == 7
+
+
+def test_waiting_for_another_process_s_write_keeps_the_event_loop_running(tmp_path: Path) -> None:
+    """With ``--workers N`` on SQLite, a process waiting for the writer lock goes on serving: its
+    event loop is not stopped by the wait, and the work runs once the other process lets go."""
+    import asyncio
+    import multiprocessing
+
+    from sangdam.core.events import EventBus
+
+    db_file = tmp_path / "sangdam.db"
+    marker = tmp_path / "marker"
+    database = Database(f"sqlite:///{db_file}", EventBus())
+    context = multiprocessing.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_writer_lock, args=(str(db_file), str(marker), ready, release))
+    holder.start()
+
+    async def scenario() -> tuple[int, str]:
+        write = asyncio.create_task(database.run(lambda s: marker.read_text()))
+        ticks = 0
+        for _ in range(20):  # 0.2 s in which the write must wait and the loop must keep turning
+            await asyncio.sleep(0.01)
+            ticks += 1
+            assert not write.done()
+        release.set()
+        return ticks, await asyncio.wait_for(write, 30)
+
+    try:
+        assert ready.wait(60), "the other process did not take the lock"
+        ticks, seen = asyncio.run(scenario())
+    finally:
+        release.set()
+        holder.join(30)
+        database.dispose()
+    assert ticks == 20 and seen == "released"
+    assert holder.exitcode == 0

@@ -27,6 +27,7 @@ from sangdam.core.db import queue_event
 from sangdam.core.errors import Conflict, Forbidden, InputError, NotFound
 from sangdam.core.events import Event
 from sangdam.core.settings import Settings
+from sangdam.core.sql import Prepared, PreparedInsert
 from sangdam.customers.actions import CustomerRef, customer_for_contacts
 from sangdam.customers.contact import normalize_email, normalize_phone
 from sangdam.models import (
@@ -49,15 +50,48 @@ _T = TypeVar("_T")
 _CONVERSATIONS = Conversation.__table__
 _MESSAGES = Message.__table__
 _ATTACHMENTS = Attachment.__table__
-_DELIVERED = select(_MESSAGES.c.id).where(
-    _MESSAGES.c.channel == bindparam("channel"), _MESSAGES.c.channel_message_id == bindparam("cmid")
+# The statements of every inbound message, prepared once (:mod:`sangdam.core.sql`).
+_DELIVERED = Prepared(
+    select(_MESSAGES.c.id).where(
+        _MESSAGES.c.channel == bindparam("channel"), _MESSAGES.c.channel_message_id == bindparam("cmid")
+    )
 )
-_TOUCH = (
+_TOUCH = Prepared(
     update(_CONVERSATIONS)
     .where(_CONVERSATIONS.c.id == bindparam("conversation"))
     .values(last_message_at=bindparam("at_message"), updated_at=bindparam("at_update"))
 )
-_RECEIPT_TAKEN = select(_CONVERSATIONS.c.id).where(_CONVERSATIONS.c.receipt_number == bindparam("receipt_number"))
+_RECEIPT_TAKEN = Prepared(
+    select(_CONVERSATIONS.c.id).where(_CONVERSATIONS.c.receipt_number == bindparam("receipt_number"))
+)
+_NEW_CONVERSATION = PreparedInsert(
+    _CONVERSATIONS,
+    [
+        "receipt_number",
+        "customer_id",
+        "channel",
+        "topic_id",
+        "priority",
+        "status",
+        "subject",
+        "language",
+        "assignee_id",
+        "contact_phone",
+        "contact_email",
+        "consent_at",
+        "created_at",
+        "updated_at",
+        "last_message_at",
+    ],
+)
+_NEW_MESSAGE = PreparedInsert(
+    _MESSAGES,
+    ["conversation_id", "channel", "channel_message_id", "sender_kind", "body", "masked_kinds", "created_at"],
+)
+_NEW_ATTACHMENT = PreparedInsert(
+    _ATTACHMENTS,
+    ["conversation_id", "message_id", "filename", "content_type", "size", "sha256", "storage_key", "created_at"],
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +108,7 @@ def new_receipt_number(session: Session) -> str:
     conn = session.connection()
     for _ in range(20):
         candidate = f"{day}-{secrets.randbelow(1_000_000):06d}"
-        taken = conn.execute(_RECEIPT_TAKEN, {"receipt_number": candidate}).first()
+        taken = _RECEIPT_TAKEN.first(conn, {"receipt_number": candidate})
         if taken is None:
             return candidate
     raise Conflict("접수번호를 만들지 못했습니다. 잠시 후 다시 시도해 주세요.", "Could not allocate a receipt number.")
@@ -144,7 +178,7 @@ def _attach(
                 "created_at": now(),
             }
         )
-    session.connection().execute(_ATTACHMENTS.insert(), rows)
+    _NEW_ATTACHMENT.execute_many(session.connection(), rows)
 
 
 def _attach_to_message(session: Session, settings: Settings, message: Message, files: list[CheckedAttachment]) -> None:
@@ -234,7 +268,7 @@ def receive_inbound(
         # lock keeps other writers out since the check above): then the first one is kept.
         racing = inbound.channel_message_id is not None and session.get_bind().dialect.name != "sqlite"
         with session.begin_nested() if racing else contextlib.nullcontext():
-            message_id = session.connection().execute(_MESSAGES.insert(), message_row).inserted_primary_key[0]
+            message_id = _NEW_MESSAGE.insert(session.connection(), message_row)
     except IntegrityError:
         existing = _stored(session, inbound)
         if existing is None:
@@ -278,7 +312,7 @@ def stored_message(session: Session, channel: str, channel_message_id: str | Non
     look-up of the id; the ORM object is loaded only for a redelivery)."""
     if channel_message_id is None:
         return None
-    found = session.connection().execute(_DELIVERED, {"channel": channel, "cmid": channel_message_id}).scalar()
+    found = _DELIVERED.scalar(session.connection(), {"channel": channel, "cmid": channel_message_id})
     return session.get(Message, found) if found is not None else None
 
 
@@ -325,10 +359,8 @@ def _open_conversation(
         # this conversation is kept. SQLite's write lock keeps other writers out.
         racing = inbound.channel_message_id is not None and conn.dialect.name != "sqlite"
         with session.begin_nested() if racing else contextlib.nullcontext():
-            conversation_id = conn.execute(_CONVERSATIONS.insert(), row).inserted_primary_key[0]
-            message_id = conn.execute(
-                _MESSAGES.insert(), {**message_row, "conversation_id": conversation_id}
-            ).inserted_primary_key[0]
+            conversation_id = _NEW_CONVERSATION.insert(conn, row)
+            message_id = _NEW_MESSAGE.insert(conn, {**message_row, "conversation_id": conversation_id})
     except IntegrityError:
         existing = _stored(session, inbound)
         if existing is None:
@@ -338,17 +370,18 @@ def _open_conversation(
     notice_id = None
     if masked.masked:
         notice = customer_notice(masked.kinds, inbound.language, company=settings.company_name)
-        notice_id = conn.execute(
-            _MESSAGES.insert(),
+        notice_id = _NEW_MESSAGE.insert(
+            conn,
             {
                 "conversation_id": conversation_id,
                 "channel": inbound.channel,
+                "channel_message_id": None,
                 "sender_kind": SenderKind.SYSTEM.value,
                 "body": notice,
                 "masked_kinds": "",
                 "created_at": at,
             },
-        ).inserted_primary_key[0]
+        )
     record(
         session,
         actor,
@@ -406,7 +439,7 @@ def _customer_message(inbound: InboundMessage, masked: MaskResult, at: datetime)
 def _touch(session: Session, conversation: Conversation, at: datetime) -> None:
     """A new message's time on its conversation: one plain UPDATE, and the ORM object kept in step
     without marking it changed (a chat message would otherwise cost a flush of its own)."""
-    session.connection().execute(_TOUCH, {"conversation": conversation.id, "at_message": at, "at_update": at})
+    _TOUCH.execute(session.connection(), {"conversation": conversation.id, "at_message": at, "at_update": at})
     set_committed_value(conversation, "last_message_at", at)
     set_committed_value(conversation, "updated_at", at)
 

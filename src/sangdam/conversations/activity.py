@@ -12,14 +12,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sangdam.core.clock import now
+from sangdam.core.sql import PreparedInsert
 from sangdam.models import ConversationActivity
 
-_INSERT = ConversationActivity.__table__.insert()
+_INSERT = PreparedInsert(
+    ConversationActivity.__table__, ["conversation_id", "kind", "actor_agent_id", "data", "created_at"]
+)
 
 
 def log_activity(session: Session, conversation_id: int, kind: str, actor_agent_id: int | None, /, **data: Any) -> None:
-    session.connection().execute(
-        _INSERT,
+    _INSERT.execute(
+        session.connection(),
         {
             "conversation_id": conversation_id,
             "kind": kind,

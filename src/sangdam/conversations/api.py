@@ -147,7 +147,7 @@ async def file_inquiry(data: InquiryCreate, db: DbDep, settings: SettingsDep, ip
             created_at=conversation.created_at,
         )
 
-    return await db.run(work)
+    return await db.run_grouped(work)
 
 
 @router.post(

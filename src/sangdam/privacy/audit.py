@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from sangdam.core.clock import now
 from sangdam.core.db import keep_after_rollback
+from sangdam.core.sql import PreparedInsert
 from sangdam.models import AuditEvent
 
 
@@ -30,7 +31,10 @@ class Actor:
         return cls("customer", customer_id, ip)
 
 
-_INSERT = AuditEvent.__table__.insert()
+_INSERT = PreparedInsert(
+    AuditEvent.__table__,
+    ["actor_kind", "actor_id", "action", "object_type", "object_id", "customer_id", "ip", "detail", "at"],
+)
 
 
 def record(
@@ -65,4 +69,4 @@ def record(
     if survive_rollback:
         keep_after_rollback(session, AuditEvent(**values))
     else:
-        session.connection().execute(_INSERT, values)
+        _INSERT.execute(session.connection(), values)

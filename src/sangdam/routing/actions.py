@@ -46,6 +46,7 @@ from sangdam.core.clock import now as clock_now
 from sangdam.core.db import queue_event
 from sangdam.core.errors import Conflict, InputError, NotFound
 from sangdam.core.events import Event
+from sangdam.core.sql import PreparedInsert
 from sangdam.models import (
     Agent,
     AgentChannelCapacity,
@@ -339,7 +340,21 @@ def priority_of(topic_code: str | None, base: int, tier: str | None) -> int:
     return urgent + base + TIER_BONUS.get(tier or "", 0)
 
 
-_ENTRY_INSERT = RoutingEntry.__table__.insert()
+_NEW_ENTRY = PreparedInsert(
+    RoutingEntry.__table__,
+    [
+        "conversation_id",
+        "queue_id",
+        "channel",
+        "priority",
+        "enqueued_at",
+        "state",
+        "skipped",
+        "escalated",
+        "created_at",
+        "updated_at",
+    ],
+)
 
 
 def enqueue_new(
@@ -350,8 +365,8 @@ def enqueue_new(
     nothing to lock and the entry is one plain insert. Raises ``NotFound`` (``no_queue``) when no
     queue takes it."""
     queue = queue_for_topic(session, topic_id, channel)
-    session.connection().execute(
-        _ENTRY_INSERT,
+    _NEW_ENTRY.execute(
+        session.connection(),
         {
             "conversation_id": conversation_id,
             "queue_id": queue.id,

@@ -5,9 +5,9 @@ the sockets of its conversation only, so a thousand open chats cost one fan-out.
 socket from the database, never from the event itself: an event only says "there is something
 after your cursor", and the socket reads what follows in id order. That makes delivery ordered and
 gap-free even when events are coalesced or dropped, and a resumed socket (``after`` = the last id
-the widget has) gets exactly what it missed. Customer messages are written by a
-:class:`PostBatcher` (group commit: those arriving during a write share the next transaction).
-Frames are described in ``webchat/__init__.py``.
+the widget has) gets exactly what it missed. Customer messages are written by group commit
+(:meth:`Database.run_grouped`: those arriving during a write share the next transaction). Frames
+are described in ``webchat/__init__.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
-T = TypeVar("T")
 
 HELLO_TIMEOUT_S = 15.0
 MAX_FRAME = 16 * 1024  # a text frame; attachments may be larger (base64 of the attachment limit)
@@ -51,7 +50,6 @@ TYPING_MIN_GAP_S = 1.5
 RATE_BURST = 20  # messages a socket may send at once …
 RATE_PER_S = 2.0  # … refilled at this rate
 HUB_QUEUE = 100_000
-BATCH_MAX = 16  # customer messages written in one transaction at most (group commit)
 SENT_KEEP = 2000
 STATUS_LABELS_EN = {
     "bot": "Chatbot",
@@ -268,66 +266,6 @@ class CustomerConnection:
         return True
 
 
-class PostBatcher:
-    """Group commit for customer messages: those that arrive while a write is under way are
-    written together, in one transaction, when it ends (on SQLite on the event loop, on PostgreSQL
-    in a worker thread: :meth:`Database.offload`).
-
-    Under load this saves a transaction (and a thread hand-off) per message; alone, a message is
-    written at once. If the shared transaction fails (one message refused, say), it is rolled back
-    as a whole and each message is written again in a transaction of its own, so a refused message
-    never takes others with it and nothing is stored or published twice.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.pending: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
-        self.running = False
-        self.task: asyncio.Task[None] | None = None
-
-    async def submit(self, work: Callable[[Session], T]) -> T:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self.pending.append((work, future))
-        if not self.running:
-            self.running = True
-            self.task = asyncio.create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            while self.pending:
-                batch, self.pending = self.pending[:BATCH_MAX], self.pending[BATCH_MAX:]
-                try:
-                    outcomes = await self.db.offload(self._write, [work for work, _ in batch])
-                except Exception as exc:  # pragma: no cover - the thread pool itself failed
-                    outcomes = [(False, exc)] * len(batch)
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-        finally:
-            self.running = False
-
-    def _write(self, works: list[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
-        if len(works) > 1:
-            try:
-                with self.db.transaction() as session:
-                    results = [work(session) for work in works]
-                return [(True, r) for r in results]
-            except Exception:
-                pass  # one at a time below
-        outcomes: list[tuple[bool, Any]] = []
-        for work in works:
-            try:
-                outcomes.append((True, self.db.in_transaction(work)))
-            except Exception as exc:
-                outcomes.append((False, exc))
-        return outcomes
-
-
 class ChatHub:
     """The process's one bus subscription for customer chat sockets, and the wait estimates."""
 
@@ -342,7 +280,6 @@ class ChatHub:
         self.subscription: Subscription | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.seen_dropped = 0
-        self.posts = PostBatcher(self.db)
 
     def start(self) -> None:
         subscription = self.app.state.bus.subscribe()
@@ -662,7 +599,7 @@ async def _post(conn: CustomerConnection, kind: str, frame: dict[str, Any], clie
     conn.inflight.add(client_id)
     conn.settled.clear()
     try:
-        result, ref, stored = await hub.posts.submit(work)
+        result, ref, stored = await hub.db.run_grouped(work)
         conn.sent.add(stored["id"])
     finally:
         conn.inflight.discard(client_id)
