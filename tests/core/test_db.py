@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +86,10 @@ def _hold_writer_lock(db_file: str, marker: str, ready: Any, release: Any) -> No
     lock.close()
 
 
-def test_sqlite_writers_in_other_processes_wait_for_each_other(tmp_path: Path) -> None:
-    """``sangdam serve --workers N`` on SQLite: a process's transaction starts only once another
-    process's write is over (the writer lock is an flock beside the database file)."""
+@contextmanager
+def _another_process_holding_the_writer_lock(tmp_path: Path) -> Iterator[tuple[Database, Path, Any]]:
+    """A database, and another process that holds its writer lock until ``release`` is set (it
+    writes ``marker`` just before it lets go)."""
     import multiprocessing
 
     from sangdam.core.events import EventBus
@@ -100,15 +103,22 @@ def test_sqlite_writers_in_other_processes_wait_for_each_other(tmp_path: Path) -
     holder.start()
     try:
         assert ready.wait(60), "the other process did not take the lock"
-        release.set()  # it writes the marker before letting go: we can only get in after that
-        with database.transaction() as session:
-            session.execute(text("select 1"))
-            assert marker.read_text() == "released"
+        yield database, marker, release
     finally:
         release.set()
         holder.join(30)
         database.dispose()
     assert holder.exitcode == 0
+
+
+def test_sqlite_writers_in_other_processes_wait_for_each_other(tmp_path: Path) -> None:
+    """``sangdam serve --workers N`` on SQLite: a process's transaction starts only once another
+    process's write is over (the writer lock is an flock beside the database file)."""
+    with _another_process_holding_the_writer_lock(tmp_path) as (database, marker, release):
+        release.set()  # it writes the marker before letting go: we can only get in after that
+        with database.transaction() as session:
+            session.execute(text("select 1"))
+            assert marker.read_text() == "released"
 
 
 def test_the_writer_lock_is_reentrant_within_a_thread(tmp_path: Path) -> None:
@@ -176,34 +186,18 @@ def test_waiting_for_another_process_s_write_keeps_the_event_loop_running(tmp_pa
     """With ``--workers N`` on SQLite, a process waiting for the writer lock goes on serving: its
     event loop is not stopped by the wait, and the work runs once the other process lets go."""
     import asyncio
-    import multiprocessing
 
-    from sangdam.core.events import EventBus
+    with _another_process_holding_the_writer_lock(tmp_path) as (database, marker, release):
 
-    db_file = tmp_path / "sangdam.db"
-    marker = tmp_path / "marker"
-    database = Database(f"sqlite:///{db_file}", EventBus())
-    context = multiprocessing.get_context("spawn")
-    ready, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold_writer_lock, args=(str(db_file), str(marker), ready, release))
-    holder.start()
+        async def scenario() -> tuple[int, str]:
+            write = asyncio.create_task(database.run(lambda s: marker.read_text()))
+            ticks = 0
+            for _ in range(20):  # 0.2 s in which the write must wait and the loop must keep turning
+                await asyncio.sleep(0.01)
+                ticks += 1
+                assert not write.done()
+            release.set()
+            return ticks, await asyncio.wait_for(write, 30)
 
-    async def scenario() -> tuple[int, str]:
-        write = asyncio.create_task(database.run(lambda s: marker.read_text()))
-        ticks = 0
-        for _ in range(20):  # 0.2 s in which the write must wait and the loop must keep turning
-            await asyncio.sleep(0.01)
-            ticks += 1
-            assert not write.done()
-        release.set()
-        return ticks, await asyncio.wait_for(write, 30)
-
-    try:
-        assert ready.wait(60), "the other process did not take the lock"
         ticks, seen = asyncio.run(scenario())
-    finally:
-        release.set()
-        holder.join(30)
-        database.dispose()
     assert ticks == 20 and seen == "released"
-    assert holder.exitcode == 0

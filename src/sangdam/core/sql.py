@@ -1,8 +1,8 @@
 """Prepared statements for the busiest writes: compiled once per database, run on the driver's cursor.
 
-Filing an inquiry runs about a dozen small statements. Through ``Connection.execute`` each one
-costs about 40 µs of Python on SQLite (its cache key, the compiled-cache look-up, the parameter
-set-up, the result object), of which the driver's own work is about 5 µs. A :class:`Prepared`
+Filing an inquiry runs about a dozen small statements. Through ``Connection.execute`` a message
+insert measured 22 µs on SQLite (its cache key, the compiled-cache look-up, the parameter set-up,
+the result object), of which the driver's own work is 3 µs; prepared, 8 µs. A :class:`Prepared`
 statement is a normal SQLAlchemy Core statement, compiled once per dialect; each call runs the
 columns' own type processing on the values (UTC datetimes, JSON), then the SQL on a cursor of the
 connection's driver, inside the session's transaction. Driver errors are raised as SQLAlchemy's
