@@ -201,3 +201,30 @@ def test_waiting_for_another_process_s_write_keeps_the_event_loop_running(tmp_pa
 
         ticks, seen = asyncio.run(scenario())
     assert ticks == 20 and seen == "released"
+
+
+def test_a_grouped_refusal_keeps_its_audit_row_once(db: Database) -> None:
+    """A refused unit's :func:`keep_after_rollback` row (the audit of a refused access) survives the
+    refusal, once: not once for the shared attempt and again for the unit's own."""
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from sangdam.core.db import keep_after_rollback
+    from sangdam.models import AuditEvent, Customer
+
+    def add(session: Session) -> None:
+        session.add(Customer(name="홍길동"))
+
+    def refuse(session: Session) -> None:
+        keep_after_rollback(session, AuditEvent(actor_kind="agent", action="conversation.denied", object_type="x"))
+        raise PermissionError("refused")
+
+    async def together() -> list[Any]:
+        return await asyncio.gather(*(db.run_grouped(w) for w in (add, refuse, add)), return_exceptions=True)
+
+    outcomes = asyncio.run(together())
+    assert outcomes[0] is None and outcomes[2] is None and isinstance(outcomes[1], PermissionError)
+    with db.session() as s:
+        assert s.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == 1
+        assert s.execute(select(func.count()).select_from(Customer)).scalar_one() == 2

@@ -174,11 +174,12 @@ class Database:
         return self.session_factory()
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, keep_on_failure: bool = True) -> Iterator[Session]:
         """A session whose work commits at the end of the block (or rolls back on error).
 
         Rows marked with :func:`keep_after_rollback` (audit of a refused access, say) are written
-        in a transaction of their own when the block fails, and nothing else is.
+        in a transaction of their own when the block fails, and nothing else is; not with
+        ``keep_on_failure=False``, for a block that will run its work again.
         """
         with self._writer, self.session_factory() as session:
             try:
@@ -186,7 +187,7 @@ class Database:
                     yield session
             except BaseException:
                 kept: list[Any] = session.info.pop(_KEEP, [])
-                if kept:
+                if kept and keep_on_failure:
                     with self.session_factory() as again, again.begin():
                         again.add_all(kept)
                 raise
@@ -222,13 +223,6 @@ class Database:
             yield
         finally:
             writer.release()
-
-    async def offload(self, function: Callable[..., T], *args: Any) -> T:
-        """Call a synchronous function that uses the database, from async code: right here on
-        SQLite, in a worker thread on PostgreSQL (see :meth:`run`)."""
-        if self.is_sqlite:
-            return function(*args)
-        return await anyio.to_thread.run_sync(function, *args)
 
     async def run_grouped(self, work: Callable[[Session], T]) -> T:
         """Like :meth:`run`, but ``work`` may share its transaction with others submitted meanwhile
@@ -305,7 +299,8 @@ class GroupCommit:
     def _write(self, works: list[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
         if len(works) > 1:
             try:
-                with self.db.transaction() as session:
+                # On failure every unit runs again alone, and keeps its own rows then: not twice.
+                with self.db.transaction(keep_on_failure=False) as session:
                     results = [work(session) for work in works]
                 return [(True, r) for r in results]
             except Exception:
