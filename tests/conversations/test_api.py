@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from starlette.requests import Request
 
 from sangdam.core.clock import now
 from sangdam.core.db import Database
 from sangdam.core.settings import Settings
-from sangdam.models import ApiToken, AuditEvent, Conversation, Skill, Topic
+from sangdam.models import ApiToken, AuditEvent, Conversation, RateLimitHit, Skill, Topic
 from sangdam.routing.agents import token_digest
 from sangdam.web.auth import CSRF_COOKIE, SESSION_COOKIE, start_session
 from tests.conftest import auth
@@ -97,6 +98,8 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
     patch = doc["paths"]["/api/v1/conversations/{conversation_id}"]["patch"]["responses"]
     assert patch["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     assert "HTTPValidationError" not in doc["components"]["schemas"]
+    filing = doc["paths"]["/api/v1/inquiries"]["post"]["responses"]
+    assert {"201", "422", "429"} <= set(filing)
 
 
 # --- public inquiries --------------------------------------------------------------------------
@@ -190,6 +193,32 @@ def test_lookup_is_rate_limited_even_with_the_right_phone(client: TestClient, db
     assert "조회 시도가 너무 많습니다" in error["message"]
     assert right.headers["retry-after"] == str(settings.lookup_window_seconds)
     assert audit_rows(db, "conversation.lookup") == []
+
+
+def test_inquiries_are_limited_per_phone_and_per_address_within_an_hour(
+    client: TestClient, db: Database, settings: Settings
+) -> None:
+    """A flood of inquiries would bury real ones: per phone number and per address, an hour at a time.
+    A refused inquiry writes nothing and does not count; the answer says when to try again."""
+    settings.inquiries_per_phone_per_hour = 2
+    settings.inquiries_per_address_per_hour = 3
+    for _ in range(2):
+        file_inquiry(client)
+    refused = client.post(f"{API}/inquiries", json=inquiry(body="세 번째 같은 번호 문의입니다."))
+    error = assert_error(refused, 429, "too_many_requests")
+    assert error["message"].startswith("한 시간에 접수할 수 있는 문의 수를 넘었습니다. 60분 후에")
+    assert "1588-0000" in error["message"] and "분실·도난 신고 1588-0001" in error["message"]
+    assert 3590 <= int(refused.headers["retry-after"]) <= 3601
+    file_inquiry(client, phone="010-2222-3333")  # another phone: the address has one left
+    assert_error(client.post(f"{API}/inquiries", json=inquiry(phone="010-4444-5555")), 429, "too_many_requests")
+    with db.transaction() as session:
+        assert session.execute(select(func.count()).select_from(Conversation)).scalar_one() == 3
+        # an hour on, the counts start again
+        session.execute(update(RateLimitHit).values(at=now() - timedelta(hours=1, seconds=1)))
+    file_inquiry(client)
+    settings.inquiries_per_phone_per_hour = settings.inquiries_per_address_per_hour = 0  # 0: no limit
+    for _ in range(4):
+        file_inquiry(client)
 
 
 # --- authentication ----------------------------------------------------------------------------

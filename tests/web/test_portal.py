@@ -112,6 +112,29 @@ def test_the_form_is_rerendered_with_the_values(client: TestClient) -> None:
     assert 'value="points_benefits" selected' in r.text
 
 
+def test_too_many_inquiries_are_refused_on_the_form_keeping_what_was_typed(
+    client: TestClient, db: Database, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.inquiries_per_phone_per_hour = 1
+    assert file_inquiry(client)[0] == 303
+    status, error = file_inquiry(client, body="두 번째 문의도 남아 있어야 합니다")
+    assert status == 429
+    assert "한 시간에 접수할 수 있는 문의 수를 넘었습니다" in error and "1588-0000" in error
+    page = client.post(
+        "/inquiry",
+        data={
+            "csrf_token": csrf_of(client.get("/inquiry").text),
+            "name": "홍길동",
+            "phone": "010-2345-6789",
+            "topic": "payment_billing",
+            "body": "두 번째 문의도 남아 있어야 합니다",
+            "consent": "on",
+        },
+    )
+    assert page.status_code == 429 and "두 번째 문의도 남아 있어야 합니다" in page.text
+    assert conversations(db) == 1
+
+
 def test_unknown_receipt_and_wrong_phone_give_one_message(client: TestClient) -> None:
     _, receipt = file_inquiry(client)
     other = TestClient(client.app)

@@ -21,10 +21,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sangdam.conversations.activity import log_activity
 from sangdam.conversations.attachments import CheckedAttachment, check_attachments, store
 from sangdam.conversations.schemas import InboundMessage, InquiryCreate
-from sangdam.core import cache
+from sangdam.core import cache, ratelimit
 from sangdam.core.clock import now, to_seoul
 from sangdam.core.db import queue_event
-from sangdam.core.errors import Conflict, Forbidden, InputError, NotFound
+from sangdam.core.errors import Conflict, Forbidden, InputError, NotFound, TooManyRequests
 from sangdam.core.events import Event
 from sangdam.core.settings import Settings
 from sangdam.core.sql import Prepared, PreparedInsert
@@ -476,6 +476,8 @@ def create_inquiry(
     body = data.body.strip()
     if len(body) < 5:
         raise InputError("body", "문의 내용을 5자 이상 입력해 주세요.", "Please describe your inquiry (5+ characters).")
+    actor = actor or Actor.customer()
+    _within_inquiry_limits(session, settings, phone, actor)
     result = receive_inbound(
         session,
         settings,
@@ -493,9 +495,38 @@ def create_inquiry(
             email=email,
             consent=True,
         ),
-        actor or Actor.customer(),
+        actor,
     )
     return result.conversation
+
+
+INQUIRY_WINDOW_S = 3600
+
+
+def _within_inquiry_limits(session: Session, settings: Settings, phone: str, actor: Actor) -> None:
+    """A customer filing from an address (portal, API) files at most
+    ``inquiries_per_phone_per_hour`` inquiries per phone number and ``inquiries_per_address_per_hour``
+    per address: a flood of inquiries would bury real ones. Counted in the database (every worker
+    sees the same count); a refused inquiry is not counted."""
+    if actor.kind != "customer" or actor.ip is None:
+        return
+    limits = [
+        (f"inquiry:phone:{phone}", settings.inquiries_per_phone_per_hour),
+        (f"inquiry:address:{actor.ip}", settings.inquiries_per_address_per_hour),
+    ]
+    counted = [bucket for bucket, limit in limits if limit > 0]
+    for bucket, limit in limits:
+        if limit > 0 and ratelimit.count(session, bucket, INQUIRY_WINDOW_S) >= limit:
+            wait = ratelimit.seconds_until_free(session, bucket, INQUIRY_WINDOW_S)
+            minutes = max(1, -(-wait // 60))
+            raise TooManyRequests(
+                f"한 시간에 접수할 수 있는 문의 수를 넘었습니다. {minutes}분 후에 다시 접수해 주세요. "
+                f"급한 일은 고객센터 {settings.company_phone}(분실·도난 신고 {settings.lost_card_phone}, 24시간)으로 "
+                "연락해 주세요.",
+                f"Too many inquiries in an hour; please try again in {minutes} min or call {settings.company_phone}.",
+                retry_after=wait,
+            )
+    ratelimit.hit(session, *counted)
 
 
 def customer_follow_up(

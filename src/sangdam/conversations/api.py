@@ -58,6 +58,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 INQUIRY_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "입력 오류 / invalid input"},
+    429: {"model": ErrorBody, "description": "시간당 접수 한도 초과 / too many inquiries (see Retry-After)"},
 }
 LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "접수번호와 휴대폰 번호가 맞지 않음"},

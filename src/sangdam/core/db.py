@@ -254,9 +254,11 @@ class GroupCommit:
     session set-up): on SQLite, eight inquiries in one transaction cost 0.6–0.8 ms each in-process
     against 1.0 ms in transactions of their own. Alone, a unit of work is written at once; under
     load, those that arrived during one write go together in the next (at most :data:`GROUP_MAX`).
-    If the shared transaction fails (one unit refused, say), it is rolled back as a whole and each
-    unit runs again in a transaction of its own, so a refused one never takes others with it and
-    nothing is stored or published twice. One per event loop (:meth:`Database.run_grouped`).
+    If the shared transaction fails (one unit refused, say), it is rolled back as a whole; the unit
+    that failed runs again alone (its outcome, and any row it keeps after a refusal, are its own),
+    and the others together again. So a refused unit never takes others with it, a flood of refused
+    requests does not turn every write into a transaction of its own, and nothing is stored or
+    published twice. One per event loop (:meth:`Database.run_grouped`).
     """
 
     def __init__(self, db: Database) -> None:
@@ -297,21 +299,37 @@ class GroupCommit:
             self.running = False
 
     def _write(self, works: list[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
-        if len(works) > 1:
+        """Each unit's outcome, ``(True, result)`` or ``(False, exception)``, in order."""
+        outcomes: dict[int, tuple[bool, Any]] = {}
+        together = list(range(len(works)))
+        while len(together) > 1:
+            failed: int | None = None
             try:
-                # On failure every unit runs again alone, and keeps its own rows then: not twice.
+                # On failure every unit runs again, and keeps its own rows then: not twice.
                 with self.db.transaction(keep_on_failure=False) as session:
-                    results = [work(session) for work in works]
-                return [(True, r) for r in results]
+                    results = []
+                    for index in together:
+                        failed = index
+                        results.append(works[index](session))
+                    failed = None
             except Exception:
-                pass  # one at a time below
-        outcomes: list[tuple[bool, Any]] = []
-        for work in works:
-            try:
-                outcomes.append((True, self.db.in_transaction(work)))
-            except Exception as exc:
-                outcomes.append((False, exc))
-        return outcomes
+                if failed is None:  # the commit itself failed: each on its own below
+                    break
+                # The unit that failed learns its own outcome alone; the others try together again.
+                outcomes[failed] = self._alone(works[failed])
+                together.remove(failed)
+                continue
+            outcomes.update((index, (True, result)) for index, result in zip(together, results, strict=True))
+            together = []
+        for index in together:
+            outcomes[index] = self._alone(works[index])
+        return [outcomes[index] for index in range(len(works))]
+
+    def _alone(self, work: Callable[[Session], Any]) -> tuple[bool, Any]:
+        try:
+            return True, self.db.in_transaction(work)
+        except Exception as exc:
+            return False, exc
 
 
 def keep_after_rollback(session: Session, row: Any) -> None:

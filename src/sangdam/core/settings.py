@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     lookup_attempts_per_window: int = Field(default=5, description="Failed receipt lookups allowed per window.")
     lookup_window_seconds: int = 15 * 60
     login_attempts_per_window: int = 10
+    inquiries_per_phone_per_hour: int = Field(
+        default=10, ge=0, description="Inquiries one phone number may file per hour (portal, API); 0: no limit."
+    )
+    inquiries_per_address_per_hour: int = Field(
+        default=100, ge=0, description="Inquiries one client address may file per hour (portal, API); 0: no limit."
+    )
     default_language: str = "ko"
     dispatch_interval_seconds: float = Field(
         default=1.0,

@@ -188,6 +188,26 @@ def create_app(
             log.exception("could not warm up the knowledge index")
 
     app.state.startup_hooks.append(warm_up_knowledge)
+
+    async def start_pruning(app: FastAPI) -> None:
+        """Old rate-limit hits go away hourly (each inquiry counts two)."""
+        import asyncio
+
+        from sangdam.core.ratelimit import prune_every
+
+        app.state.prune_task = asyncio.create_task(prune_every(app.state.db), name="sangdam-prune-rate-limits")
+
+    async def stop_pruning(app: FastAPI) -> None:
+        import contextlib
+
+        task = getattr(app.state, "prune_task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    app.state.startup_hooks.append(start_pruning)
+    app.state.shutdown_hooks.append(stop_pruning)
     settings.attachments_dir.mkdir(parents=True, exist_ok=True)
 
     app.add_middleware(SecurityHeaders, settings=settings)
