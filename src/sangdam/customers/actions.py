@@ -41,7 +41,7 @@ def find_by_contact(session: Session, kind: str, value: str) -> Customer | None:
     return row.customer if row else None
 
 
-# Built once: a statement object keeps its compiled form, so each call only binds values.
+# Prepared once (core/sql.py): compiled for each database on first use; a call only binds values.
 _OWNER = Prepared(
     select(_CUSTOMERS.c.id, _CUSTOMERS.c.name, _CUSTOMERS.c.tier)
     .join(_CONTACTS, _CONTACTS.c.customer_id == _CUSTOMERS.c.id)

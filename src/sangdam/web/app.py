@@ -198,13 +198,12 @@ def create_app(
         app.state.prune_task = asyncio.create_task(prune_every(app.state.db), name="sangdam-prune-rate-limits")
 
     async def stop_pruning(app: FastAPI) -> None:
-        import contextlib
+        import asyncio
 
         task = getattr(app.state, "prune_task", None)
         if task is not None:
             task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+            await asyncio.gather(task, return_exceptions=True)
 
     app.state.startup_hooks.append(start_pruning)
     app.state.shutdown_hooks.append(stop_pruning)
