@@ -280,10 +280,10 @@ class GroupCommit:
             while self.pending:
                 if self.db.is_sqlite:
                     async with self.db.writer_turn():  # those that come while waiting join the batch
-                        batch, self.pending = self.pending[:GROUP_MAX], self.pending[GROUP_MAX:]
+                        batch = self._take()
                         outcomes = self._write([work for work, _ in batch])
                 else:
-                    batch, self.pending = self.pending[:GROUP_MAX], self.pending[GROUP_MAX:]
+                    batch = self._take()
                     try:
                         outcomes = await anyio.to_thread.run_sync(self._write, [work for work, _ in batch])
                     except Exception as exc:  # pragma: no cover - the thread pool itself failed
@@ -297,6 +297,10 @@ class GroupCommit:
                         future.set_exception(value)
         finally:
             self.running = False
+
+    def _take(self) -> list[tuple[Callable[[Session], Any], asyncio.Future[Any]]]:
+        batch, self.pending = self.pending[:GROUP_MAX], self.pending[GROUP_MAX:]
+        return batch
 
     def _write(self, works: list[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
         """Each unit's outcome, ``(True, result)`` or ``(False, exception)``, in order."""

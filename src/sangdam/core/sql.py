@@ -73,15 +73,19 @@ class Prepared:
         fixed = {name: binds[name].value for name in names if not binds[name].required}
         return _Compiled(compiled.string, names, processors, fixed, compiled.positional)
 
-    def _run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        compiled = self._for(conn.dialect)
-        values = compiled.values(params)
+    @staticmethod
+    def _on_cursor(conn: Connection, call: str, sql: str, values: Any) -> Any:
+        """``cursor.<call>(sql, values)`` on a cursor of the connection's driver; its errors as SQLAlchemy's."""
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(compiled.sql, values)
+            getattr(cursor, call)(sql, values)
         except conn.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(compiled.sql, values, exc, conn.dialect.loaded_dbapi.Error) from exc
+            raise DBAPIError.instance(sql, values, exc, conn.dialect.loaded_dbapi.Error) from exc
         return cursor
+
+    def _run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        compiled = self._for(conn.dialect)
+        return self._on_cursor(conn, "execute", compiled.sql, compiled.values(params))
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run it; how many rows it changed."""
@@ -103,13 +107,8 @@ class Prepared:
         """Run it once per row, in one driver call."""
         compiled = self._for(conn.dialect)
         batch = [compiled.values(row) for row in rows]
-        if not batch:
-            return
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(compiled.sql, batch)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(compiled.sql, batch, exc, conn.dialect.loaded_dbapi.Error) from exc
+        if batch:
+            self._on_cursor(conn, "executemany", compiled.sql, batch)
 
 
 class PreparedInsert(Prepared):
